@@ -1,0 +1,310 @@
+// Package content loads and checks content packs: one folder per company
+// with the flow (flow.yaml) and one folder of texts per language. Every
+// sentence the bot sends lives in a pack.
+package content
+
+import (
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+	"text/template"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/supportbot/supportbot/content/markup"
+	"github.com/supportbot/supportbot/flows"
+)
+
+//go:embed amazon
+var shipped embed.FS
+
+// ShippedPack is the folder of the pack built into the binary.
+const ShippedPack = "amazon"
+
+// Shipped loads the pack built into the binary.
+func Shipped() (*Pack, error) { return Load(shipped, ShippedPack) }
+
+// ShippedFS is the embedded file system, for lint and graph.
+func ShippedFS() fs.FS { return shipped }
+
+// Limits every text must respect: one Slack section, one Telegram message.
+const (
+	MaxText  = 3000
+	MaxLabel = 40
+)
+
+// FrontEndKeys are keys the front ends use besides the engine's: the
+// descriptions of the commands for Telegram's menu.
+var FrontEndKeys = func() []string {
+	var ks []string
+	for _, c := range flows.Commands {
+		ks = append(ks, "commands."+c)
+	}
+	return ks
+}()
+
+// Pack is a loaded, checked content pack.
+type Pack struct {
+	ID     string
+	Name   string
+	Def    *flows.Definition
+	Engine *flows.Engine
+	texts  map[string]map[string]*entry // lang → key → text
+	// userSlots are the slots filled with the user's own text; choice
+	// slots hold our ids and are compared in templates, so stay bare.
+	userSlots map[string]bool
+}
+
+type entry struct {
+	src  string
+	list []string // keywords and intents
+	tmpl *template.Template
+	file string
+	line int
+}
+
+// Data is what templates see: every slot of the flow, user text marked so
+// renderers show it as it is.
+type Data map[string]string
+
+// Data builds template data from a session.
+func (p *Pack) Data(s *flows.Session) Data {
+	d := make(Data, len(p.Def.Slots))
+	for _, sd := range p.Def.Slots {
+		v := s.Get(sd.Name)
+		if p.userSlots[sd.Name] {
+			v = markup.Literal(v)
+		}
+		d[sd.Name] = v
+	}
+	return d
+}
+
+// ErrNoText is returned for a key the pack does not have.
+var ErrNoText = errors.New("content: no such text")
+
+// Render renders a text in a language. A key the pack lacks is an error,
+// never an empty string.
+func (p *Pack) Render(lang, key string, data Data) (string, error) {
+	e := p.texts[lang][key]
+	if e == nil {
+		return "", fmt.Errorf("%w: %s/%s", ErrNoText, lang, key)
+	}
+	if e.tmpl == nil {
+		return e.src, nil
+	}
+	var b strings.Builder
+	b.Grow(len(e.src) + 64)
+	if err := e.tmpl.Execute(&b, data); err != nil {
+		return "", fmt.Errorf("content: render %s/%s: %w", lang, key, err)
+	}
+	return b.String(), nil
+}
+
+// Text returns a text that has no template actions (labels, notes).
+func (p *Pack) Text(lang, key string) (string, error) {
+	return p.Render(lang, key, nil)
+}
+
+// Has reports whether a language has a key.
+func (p *Pack) Has(lang, key string) bool { return p.texts[lang][key] != nil }
+
+// Languages lists the pack's languages, the default first.
+func (p *Pack) Languages() []string { return p.Def.Languages }
+
+// Load reads, compiles and checks the pack in dir. Any problem is an error:
+// a flows.Problems listing every finding as file:line: message.
+func Load(fsys fs.FS, dir string) (*Pack, error) {
+	pk, ps := load(fsys, dir)
+	if len(ps) > 0 {
+		return nil, ps
+	}
+	return pk, nil
+}
+
+// Lint checks the pack in dir and returns every problem found.
+func Lint(fsys fs.FS, dir string) flows.Problems {
+	_, ps := load(fsys, dir)
+	return ps
+}
+
+func load(fsys fs.FS, dir string) (*Pack, flows.Problems) {
+	p := &problems{}
+	flowFile := path.Join(dir, "flow.yaml")
+	data, err := fs.ReadFile(fsys, flowFile)
+	if err != nil {
+		p.add(flowFile, 1, "cannot read the flow: %v", unwrapPath(err))
+		return nil, p.list
+	}
+	def, name := parseFlow(p, flowFile, data)
+	if def == nil {
+		return nil, p.list
+	}
+	pk := &Pack{ID: def.ID, Name: name, Def: def, texts: map[string]map[string]*entry{}}
+	for _, lang := range def.Languages {
+		pk.texts[lang] = readTexts(p, fsys, path.Join(dir, lang))
+	}
+	if len(p.list) > 0 {
+		p.list.Sort()
+		return nil, p.list
+	}
+	for _, pr := range def.Compile() {
+		p.list = append(p.list, pr)
+	}
+	if len(p.list) > 0 {
+		p.list.Sort()
+		return nil, p.list
+	}
+	pk.userSlots = map[string]bool{}
+	values := def.SlotValues()
+	for _, sd := range def.Slots {
+		if len(values[sd.Name]) == 0 {
+			pk.userSlots[sd.Name] = true
+		}
+	}
+	pk.attachKeywords(p)
+	pk.compileTemplates(p)
+	pk.lint(p)
+	p.list.Sort()
+	if len(p.list) > 0 {
+		return nil, p.list
+	}
+	eng, err := flows.NewEngine(def)
+	if err != nil {
+		p.add(flowFile, 1, "%v", err)
+		return nil, p.list
+	}
+	pk.Engine = eng
+	return pk, nil
+}
+
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// readTexts reads every .yaml file of a language folder into flat keys.
+func readTexts(p *problems, fsys fs.FS, dir string) map[string]*entry {
+	out := map[string]*entry{}
+	files, err := fs.Glob(fsys, path.Join(dir, "*.yaml"))
+	if err != nil || len(files) == 0 {
+		p.add(dir, 1, "no text files (*.yaml) for this language")
+		return out
+	}
+	sort.Strings(files)
+	for _, f := range files {
+		data, err := fs.ReadFile(fsys, f)
+		if err != nil {
+			p.add(f, 1, "cannot read: %v", unwrapPath(err))
+			continue
+		}
+		root := parseYAML(p, f, data)
+		if root == nil {
+			continue
+		}
+		flatten(p, f, "", root, out)
+	}
+	return out
+}
+
+// flatten turns nested mappings into dotted keys. Lists are only allowed
+// under keywords and intents.
+func flatten(p *problems, file, prefix string, n *yaml.Node, out map[string]*entry) {
+	switch n.Kind {
+	case yaml.MappingNode:
+		for _, kv := range pairs(n) {
+			key := kv[0].Value
+			if prefix != "" {
+				key = prefix + "." + key
+			}
+			flatten(p, file, key, kv[1], out)
+		}
+		return
+	}
+	if prev := out[prefix]; prev != nil {
+		p.add(file, n.Line, "key %q is already defined at %s:%d", prefix, prev.file, prev.line)
+		return
+	}
+	e := &entry{file: file, line: n.Line}
+	isList := strings.HasPrefix(prefix, "keywords.") || strings.HasPrefix(prefix, "intents.")
+	switch {
+	case isList:
+		e.list = strings_(p, file, n, prefix)
+	case n.Kind == yaml.ScalarNode:
+		e.src = strings.TrimRight(n.Value, "\n")
+	default:
+		p.add(file, n.Line, "key %q must be text", prefix)
+		return
+	}
+	out[prefix] = e
+}
+
+// attachKeywords gives every choice its phrases per language (its label and
+// its keywords) and the flow its intents.
+func (pk *Pack) attachKeywords(p *problems) {
+	d := pk.Def
+	d.Intents = map[string]map[string][]flows.Phrase{}
+	for _, lang := range d.Languages {
+		d.Intents[lang] = map[string][]flows.Phrase{}
+		for key, e := range pk.texts[lang] {
+			if name, ok := strings.CutPrefix(key, "intents."); ok {
+				for _, s := range e.list {
+					d.Intents[lang][name] = append(d.Intents[lang][name], flows.MakePhrase(s))
+				}
+			}
+		}
+	}
+	for _, n := range d.Order {
+		for _, c := range d.States[n].Choices {
+			c.Keywords = map[string][]flows.Phrase{}
+			for _, lang := range d.Languages {
+				var ps []flows.Phrase
+				if e := pk.texts[lang][flows.ChoiceLabel(c.ID)]; e != nil {
+					ps = append(ps, flows.MakePhrase(e.src))
+				}
+				if e := pk.texts[lang]["keywords."+c.ID]; e != nil {
+					for _, s := range e.list {
+						if ph := flows.MakePhrase(s); len(ph) > 0 {
+							ps = append(ps, ph)
+						}
+					}
+				}
+				c.Keywords[lang] = ps
+			}
+		}
+	}
+}
+
+func (pk *Pack) compileTemplates(p *problems) {
+	for _, lang := range pk.Def.Languages {
+		for key, e := range pk.texts[lang] {
+			if e.list != nil || !strings.Contains(e.src, "{{") {
+				continue
+			}
+			t, err := template.New(key).Option("missingkey=error").Parse(e.src)
+			if err != nil {
+				p.add(e.file, e.line, "text %q: template: %v", key, cleanTemplateErr(err))
+				continue
+			}
+			e.tmpl = t
+		}
+	}
+}
+
+func cleanTemplateErr(err error) string {
+	s := err.Error()
+	if i := strings.Index(s, ": "); strings.HasPrefix(s, "template: ") && i >= 0 {
+		s = s[i+2:]
+		if j := strings.Index(s, ": "); j >= 0 {
+			s = s[j+2:]
+		}
+	}
+	return s
+}

@@ -1,0 +1,638 @@
+package bot
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/supportbot/supportbot/content"
+	"github.com/supportbot/supportbot/flows"
+)
+
+// Sender delivers replies to one platform. Send returns once the platform
+// accepted the reply; it retries what is worth retrying (rate limits,
+// server errors) itself, and returns an error wrapping ErrPermanent for
+// what retrying cannot fix.
+type Sender interface {
+	Send(ctx context.Context, r Reply) error
+}
+
+// ErrPermanent marks a send failure that retrying cannot fix: the user
+// blocked the bot, the channel is gone. The reply is dropped.
+var ErrPermanent = errors.New("permanent send failure")
+
+// ErrClosed is returned by Accept once the Dispatcher is shutting down; the
+// adapter must not acknowledge the update, so the platform delivers it
+// again later.
+var ErrClosed = errors.New("bot: dispatcher is shutting down")
+
+// Config configures a Dispatcher. Zero values take the defaults.
+type Config struct {
+	Store   Store
+	Pack    *content.Pack
+	Senders map[string]Sender
+	Log     *slog.Logger
+	Obs     Observer
+
+	SessionTTL  time.Duration // idle conversations expire; default 30 days
+	DeliveryTTL time.Duration // done delivery ids are kept; default 48 h
+	// UserRate is how many messages a user may send per RateWindow before
+	// the excess is dropped; 0 turns the limit off.
+	UserRate   int
+	RateWindow time.Duration // default 10 s
+	// Lease is how long a worker may hold a conversation; an inbox entry
+	// older than this with nobody working on it is recovered.
+	Lease        time.Duration // default 2 min
+	RecoverEvery time.Duration // default 5 s
+	QueueSize    int           // per conversation; default 64
+	MaxTurns     int           // turns running at once; default 1024
+	// DrainTimeout bounds how long Run waits, after its context ends, for
+	// turns in flight to finish and send their replies.
+	DrainTimeout time.Duration // default 15 s
+	Now          func() time.Time
+	Owner        string // lease owner id; default random per process
+}
+
+// Dispatcher runs turns: one conversation's updates strictly in order,
+// different conversations in parallel. See the package documentation for
+// how it answers each message exactly once.
+type Dispatcher struct {
+	cfg    Config
+	engine *flows.Engine
+
+	mu      sync.Mutex
+	convs   map[string]*queue
+	known   map[string]bool // delivery ids queued or running here
+	closing bool
+	closed  chan struct{}
+	wg      sync.WaitGroup
+	sem     chan struct{}
+	lim     *limiter
+
+	work     context.Context // for turns and sends; ends at the drain deadline
+	stopWork context.CancelFunc
+
+	testHook func(*Update) // called in each turn; tests make it panic
+}
+
+type job struct {
+	u    Update
+	done chan struct{} // closed when the turn is over (Handle waits on it)
+}
+
+type queue struct {
+	ch   chan job
+	refs int // enqueuers about to send on ch
+}
+
+// New returns a Dispatcher. It does no I/O.
+func New(cfg Config) (*Dispatcher, error) {
+	if cfg.Store == nil || cfg.Pack == nil || cfg.Pack.Engine == nil {
+		return nil, errors.New("bot: a dispatcher needs a store and a loaded pack")
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Obs == nil {
+		cfg.Obs = nopObserver{}
+	}
+	if cfg.Senders == nil {
+		cfg.Senders = map[string]Sender{}
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&cfg.SessionTTL, 30*24*time.Hour)
+	def(&cfg.DeliveryTTL, 48*time.Hour)
+	def(&cfg.RateWindow, 10*time.Second)
+	def(&cfg.Lease, 2*time.Minute)
+	def(&cfg.RecoverEvery, 5*time.Second)
+	def(&cfg.DrainTimeout, 15*time.Second)
+	if cfg.QueueSize <= 0 {
+		cfg.QueueSize = 64
+	}
+	if cfg.MaxTurns <= 0 {
+		cfg.MaxTurns = 1024
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Owner == "" {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		cfg.Owner = hex.EncodeToString(b[:])
+	}
+	work, stop := context.WithCancel(context.Background())
+	return &Dispatcher{
+		cfg:      cfg,
+		engine:   cfg.Pack.Engine,
+		convs:    map[string]*queue{},
+		known:    map[string]bool{},
+		closed:   make(chan struct{}),
+		sem:      make(chan struct{}, cfg.MaxTurns),
+		lim:      newLimiter(cfg.UserRate, cfg.RateWindow),
+		work:     work,
+		stopWork: stop,
+	}, nil
+}
+
+// AddSender registers the sender of a platform. Call it before Run.
+func (d *Dispatcher) AddSender(platform string, s Sender) { d.cfg.Senders[platform] = s }
+
+// Accept records an update durably and queues its turn. When it returns nil
+// the adapter may acknowledge the platform. A duplicate of a handled update
+// returns nil and does nothing.
+func (d *Dispatcher) Accept(ctx context.Context, u Update) error {
+	_, err := d.accept(ctx, u, nil)
+	return err
+}
+
+// Handle is Accept that also waits until the turn's replies are sent. The
+// terminal uses it to keep its transcript in order.
+func (d *Dispatcher) Handle(ctx context.Context, u Update) error {
+	done := make(chan struct{})
+	queued, err := d.accept(ctx, u, done)
+	if err != nil || !queued {
+		return err
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (d *Dispatcher) accept(ctx context.Context, u Update, done chan struct{}) (bool, error) {
+	if d.isClosing() {
+		return false, ErrClosed
+	}
+	if u.At.IsZero() {
+		u.At = d.cfg.Now()
+	}
+	switch d.lim.allow(u.User, d.cfg.Now()) {
+	case overLimit:
+		d.cfg.Obs.Throttled(&u)
+		return false, nil
+	case firstOver:
+		d.cfg.Obs.Throttled(&u)
+		u.Throttled = true
+	}
+	data, err := encodeUpdate(&u)
+	if err != nil {
+		return false, fmt.Errorf("bot: encode update: %w", err)
+	}
+	st, err := d.cfg.Store.PutInbox(ctx, Delivery{ID: u.ID, Conv: u.Conv, At: u.At, Data: data})
+	if err != nil {
+		d.cfg.Obs.StoreError("put_inbox", err)
+		return false, fmt.Errorf("bot: record update: %w", err)
+	}
+	d.cfg.Obs.Accepted(&u, st)
+	switch st {
+	case InboxDone:
+		return false, nil
+	case InboxPending:
+		if d.isKnown(u.ID) {
+			return false, nil // already queued or running here
+		}
+		// A redelivery of something nobody finished: run it.
+	}
+	if err := d.enqueue(ctx, job{u: u, done: done}); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+func (d *Dispatcher) isClosing() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.closing
+}
+
+func (d *Dispatcher) isKnown(id string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.known[id]
+}
+
+func (d *Dispatcher) enqueue(ctx context.Context, j job) error {
+	conv := j.u.Conv
+	d.mu.Lock()
+	if d.closing {
+		d.mu.Unlock()
+		return ErrClosed
+	}
+	if d.known[j.u.ID] {
+		d.mu.Unlock()
+		return nil
+	}
+	q := d.convs[conv]
+	if q == nil {
+		q = &queue{ch: make(chan job, d.cfg.QueueSize)}
+		d.convs[conv] = q
+		d.wg.Add(1)
+		go d.worker(conv, q)
+	}
+	q.refs++
+	d.known[j.u.ID] = true
+	d.mu.Unlock()
+
+	var err error
+	select {
+	case q.ch <- j:
+	case <-ctx.Done():
+		err = ctx.Err()
+	case <-d.closed:
+		err = ErrClosed
+	}
+	d.mu.Lock()
+	q.refs--
+	if err != nil {
+		delete(d.known, j.u.ID)
+	}
+	d.mu.Unlock()
+	return err
+}
+
+// worker runs one conversation's turns in order, and exits when its queue
+// is empty.
+func (d *Dispatcher) worker(conv string, q *queue) {
+	defer d.wg.Done()
+	for {
+		d.mu.Lock()
+		if d.closing || (len(q.ch) == 0 && q.refs == 0) {
+			delete(d.convs, conv)
+			d.mu.Unlock()
+			// Whatever is left stays in the inbox for the next start.
+			for {
+				select {
+				case j := <-q.ch:
+					d.unknow(j)
+				default:
+					return
+				}
+			}
+		}
+		d.mu.Unlock()
+		select {
+		case j := <-q.ch:
+			d.process(j)
+			d.unknow(j)
+		case <-d.closed:
+		}
+	}
+}
+
+func (d *Dispatcher) unknow(j job) {
+	d.mu.Lock()
+	delete(d.known, j.u.ID)
+	d.mu.Unlock()
+	if j.done != nil {
+		close(j.done)
+	}
+}
+
+// Run recovers unfinished work, then keeps recovering until ctx ends. Then
+// it stops accepting updates and waits, up to DrainTimeout, for turns in
+// flight to finish and send their replies.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	d.recoverInbox(ctx, true)
+	t := time.NewTicker(d.cfg.RecoverEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			d.drain()
+			return nil
+		case <-t.C:
+			d.recoverInbox(ctx, false)
+		}
+	}
+}
+
+func (d *Dispatcher) drain() {
+	d.mu.Lock()
+	if !d.closing {
+		d.closing = true
+		close(d.closed)
+	}
+	d.mu.Unlock()
+	done := make(chan struct{})
+	go func() { d.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d.cfg.DrainTimeout):
+		d.cfg.Log.Warn("shutdown: turns still running at the deadline; they resume at the next start")
+		d.stopWork()
+		<-done
+	}
+	d.stopWork()
+}
+
+// Idle reports whether no turn is queued or running (for tests and tools).
+func (d *Dispatcher) Idle() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.convs) == 0 && len(d.known) == 0
+}
+
+// recoverInbox queues waiting deliveries nobody here is working on. At start
+// it takes them all; later only those older than a lease, which another
+// process would have finished by now if it were alive.
+func (d *Dispatcher) recoverInbox(ctx context.Context, all bool) {
+	ds, err := d.cfg.Store.Inbox(ctx, 1000)
+	if err != nil {
+		if ctx.Err() == nil {
+			d.cfg.Obs.StoreError("inbox", err)
+			d.cfg.Log.Warn("recover: cannot list the inbox", "err", err)
+		}
+		return
+	}
+	now := d.cfg.Now()
+	for _, del := range ds {
+		if !all && now.Sub(del.At) < d.cfg.Lease {
+			continue
+		}
+		if d.isKnown(del.ID) {
+			continue
+		}
+		u, err := decodeUpdate(del.Data)
+		if err != nil {
+			d.cfg.Log.Error("recover: unreadable inbox entry, dropping it", "conv", ConvHash(del.Conv), "err", err)
+			_ = d.cfg.Store.Finish(ctx, del.Conv, del.ID, "")
+			continue
+		}
+		if err := d.enqueue(ctx, job{u: u}); err != nil {
+			return
+		}
+	}
+}
+
+// process runs one delivery through steps 2 to 4 (see the package doc).
+func (d *Dispatcher) process(j job) {
+	ctx := d.work
+	u := &j.u
+	for attempt := 0; ; attempt++ {
+		if ctx.Err() != nil {
+			return
+		}
+		rec, ok := d.begin(ctx, u)
+		if !ok {
+			return
+		}
+		if len(rec.Outbox) > 0 && !d.flushStored(ctx, u.Conv, rec.Outbox) {
+			d.release(u)
+			return
+		}
+		if rec.Done {
+			d.finish(u)
+			return
+		}
+		d.sem <- struct{}{}
+		start := time.Now()
+		c, replies, res := d.turn(u, &rec)
+		err := d.commit(ctx, c)
+		<-d.sem
+		if errors.Is(err, ErrConflict) && attempt < 20 {
+			// Another process advanced the conversation: run on its state.
+			d.release(u)
+			continue
+		}
+		if err != nil {
+			d.release(u)
+			return
+		}
+		took := time.Since(start)
+		d.cfg.Obs.Turn(u, res, took)
+		if d.cfg.Log.Enabled(ctx, slog.LevelDebug) {
+			d.cfg.Log.Debug("turn", "platform", u.Platform, "conv", ConvHash(u.Conv),
+				"from", res.From, "to", res.To, "outcome", string(res.Outcome), "took", took)
+		}
+		if !d.flush(ctx, u.Conv, c.Outbox, replies) {
+			d.release(u)
+			return
+		}
+		d.finish(u)
+		return
+	}
+}
+
+// begin takes the lease, waiting while another owner holds it and retrying
+// while the store is unreachable.
+func (d *Dispatcher) begin(ctx context.Context, u *Update) (Record, bool) {
+	l := Lease{Conv: u.Conv, User: u.User, Delivery: u.ID, Owner: d.cfg.Owner, TTL: d.cfg.Lease}
+	wait := 5 * time.Millisecond
+	for {
+		rec, err := d.cfg.Store.Begin(ctx, l)
+		if err == nil {
+			return rec, true
+		}
+		if !errors.Is(err, ErrLocked) {
+			d.cfg.Obs.StoreError("begin", err)
+			d.cfg.Log.Warn("store: cannot load the conversation; retrying", "conv", ConvHash(u.Conv), "err", err)
+		}
+		if !sleep(ctx, wait) {
+			return Record{}, false
+		}
+		wait = min(wait*2, 2*time.Second)
+	}
+}
+
+// commit writes the turn, retrying while the store is unreachable.
+func (d *Dispatcher) commit(ctx context.Context, c Commit) error {
+	wait := 20 * time.Millisecond
+	for {
+		err := d.cfg.Store.Commit(ctx, c)
+		if err == nil || errors.Is(err, ErrConflict) {
+			return err
+		}
+		d.cfg.Obs.StoreError("commit", err)
+		d.cfg.Log.Warn("store: cannot save the turn; retrying", "conv", ConvHash(c.Conv), "err", err)
+		if !sleep(ctx, wait) {
+			return err
+		}
+		wait = min(wait*2, 2*time.Second)
+	}
+}
+
+func (d *Dispatcher) release(u *Update) {
+	if err := d.cfg.Store.Finish(d.work, u.Conv, "", d.cfg.Owner); err != nil && d.work.Err() == nil {
+		d.cfg.Obs.StoreError("finish", err)
+	}
+}
+
+func (d *Dispatcher) finish(u *Update) {
+	wait := 20 * time.Millisecond
+	for {
+		err := d.cfg.Store.Finish(d.work, u.Conv, u.ID, d.cfg.Owner)
+		if err == nil {
+			return
+		}
+		d.cfg.Obs.StoreError("finish", err)
+		// Not fatal: the delivery is done, so a later run of it sends nothing.
+		if !sleep(d.work, wait) || wait > time.Second {
+			d.cfg.Log.Warn("store: cannot clear the inbox entry", "conv", ConvHash(u.Conv), "err", err)
+			return
+		}
+		wait *= 2
+	}
+}
+
+// turn runs the engine on the stored session and prepares the commit.
+func (d *Dispatcher) turn(u *Update, rec *Record) (Commit, []Reply, *flows.Result) {
+	var sess flows.Session
+	if rec.Session != nil {
+		if err := sess.UnmarshalBinary(rec.Session); err != nil {
+			d.cfg.Log.Warn("session record unreadable; starting the conversation again", "conv", ConvHash(u.Conv))
+			// A state no flow has: the engine resets it with a note.
+			sess = flows.Session{Flow: d.engine.Definition().ID, State: "\x00unreadable"}
+		}
+	}
+	user := decodeUser(rec.User)
+	in := flows.Input{Text: u.Text, Lang: u.Lang, UserLang: user.Lang, Now: d.cfg.Now()}
+	if u.LangExplicit {
+		in.UserLang = u.Lang
+	}
+	switch u.Kind {
+	case KindText:
+		in.Kind = flows.InText
+	case KindButton:
+		in.Kind, in.Text = flows.InButton, u.Data
+	case KindCommand:
+		in.Kind, in.Command, in.Text = flows.InCommand, u.Command, u.Args
+	case KindResume:
+		in.Kind = flows.InResume
+	default:
+		in.Kind = flows.InOther
+	}
+	res, replies := d.run(u, sess, in)
+	c := Commit{
+		Conv: u.Conv, User: u.User, Delivery: u.ID, Version: rec.Version,
+		Forget: res.Forget, SessionTTL: d.cfg.SessionTTL, DeliveryTTL: d.cfg.DeliveryTTL,
+	}
+	if !res.Forget && !res.Session.IsZero() {
+		b, err := res.Session.MarshalBinary()
+		if err == nil {
+			c.Session = b
+		}
+	}
+	if res.SetLang != "" && res.SetLang != user.Lang {
+		user.Lang = res.SetLang
+		c.UserData, _ = jsonUser(user)
+	}
+	c.Outbox = make([]Outgoing, len(replies))
+	for i := range replies {
+		data, _ := encodeReply(&replies[i])
+		c.Outbox[i] = Outgoing{Seq: (rec.Version+1)<<8 | uint64(i), Data: data}
+	}
+	return c, replies, res
+}
+
+// run is the engine and the rendering, with a panic turned into a kind
+// "please try again" and the session left as it was.
+func (d *Dispatcher) run(u *Update, sess flows.Session, in flows.Input) (res *flows.Result, replies []Reply) {
+	defer func() {
+		if p := recover(); p != nil {
+			d.cfg.Obs.Panic(u)
+			d.cfg.Log.Error("turn panicked; the session is kept as it was", "platform", u.Platform,
+				"conv", ConvHash(u.Conv), "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			r := d.engine.Failure(sess, in)
+			res, replies = &r, d.render(u, &r)
+		}
+	}()
+	if d.testHook != nil {
+		d.testHook(u)
+	}
+	var r flows.Result
+	if u.Throttled {
+		r = d.engine.SlowDown(sess, in)
+	} else {
+		r = d.engine.Handle(sess, in)
+	}
+	return &r, d.render(u, &r)
+}
+
+// flush sends the replies a turn just committed.
+func (d *Dispatcher) flush(ctx context.Context, conv string, out []Outgoing, replies []Reply) bool {
+	for i := range out {
+		if !d.sendOne(ctx, conv, out[i].Seq, &replies[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// flushStored sends replies left in the outbox by an earlier run.
+func (d *Dispatcher) flushStored(ctx context.Context, conv string, out []Outgoing) bool {
+	for _, o := range out {
+		r, err := DecodeReply(o.Data)
+		if err != nil {
+			d.cfg.Log.Error("outbox: unreadable reply, dropping it", "conv", ConvHash(conv), "err", err)
+			_ = d.cfg.Store.MarkSent(ctx, conv, o.Seq)
+			continue
+		}
+		if !d.sendOne(ctx, conv, o.Seq, &r) {
+			return false
+		}
+	}
+	return true
+}
+
+func (d *Dispatcher) sendOne(ctx context.Context, conv string, seq uint64, r *Reply) bool {
+	s := d.cfg.Senders[r.Platform]
+	if s == nil {
+		d.cfg.Log.Error("no sender for platform; the reply waits in the outbox", "platform", r.Platform, "conv", ConvHash(conv))
+		return false
+	}
+	err := s.Send(ctx, *r)
+	d.cfg.Obs.Sent(r, err)
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrPermanent):
+		d.cfg.Log.Warn("reply dropped: the platform refused it for good", "platform", r.Platform, "conv", ConvHash(conv), "err", err)
+	default:
+		if ctx.Err() == nil {
+			d.cfg.Log.Warn("reply not sent; it stays in the outbox", "platform", r.Platform, "conv", ConvHash(conv), "err", err)
+		}
+		return false
+	}
+	wait := 10 * time.Millisecond
+	for {
+		err := d.cfg.Store.MarkSent(ctx, conv, seq)
+		if err == nil {
+			return true
+		}
+		d.cfg.Obs.StoreError("mark_sent", err)
+		if !sleep(ctx, wait) {
+			return false
+		}
+		wait = min(wait*2, 2*time.Second)
+	}
+}
+
+// ConvHash is how logs name a conversation: a short hash, never the
+// platform's ids.
+func ConvHash(conv string) string {
+	h := sha256.Sum256([]byte(conv))
+	return hex.EncodeToString(h[:6])
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

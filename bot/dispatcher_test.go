@@ -1,0 +1,324 @@
+package bot_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/supportbot/supportbot/bot"
+	"github.com/supportbot/supportbot/bot/store/memory"
+	"github.com/supportbot/supportbot/content"
+)
+
+func testPack(t testing.TB) *content.Pack {
+	t.Helper()
+	p, err := content.Load(os.DirFS("../content/testdata"), "northwind")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// recorder is a fake platform: it records every reply and can fail sends.
+type recorder struct {
+	mu      sync.Mutex
+	replies map[string][]bot.Reply
+	fail    func(bot.Reply) error
+	count   int
+}
+
+func newRecorder() *recorder { return &recorder{replies: map[string][]bot.Reply{}} }
+
+func (r *recorder) Send(_ context.Context, rep bot.Reply) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fail != nil {
+		if err := r.fail(rep); err != nil {
+			return err
+		}
+	}
+	r.replies[rep.Conv] = append(r.replies[rep.Conv], rep)
+	r.count++
+	return nil
+}
+
+func (r *recorder) texts(conv string) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, rep := range r.replies[conv] {
+		if rep.Kind == bot.Message {
+			out = append(out, rep.Text)
+		}
+	}
+	return out
+}
+
+func (r *recorder) total() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.count
+}
+
+type harness struct {
+	d     *bot.Dispatcher
+	store bot.Store
+	rec   *recorder
+	stop  func()
+}
+
+func start(t *testing.T, store bot.Store, cfg bot.Config) *harness {
+	t.Helper()
+	rec := newRecorder()
+	cfg.Store = store
+	cfg.Pack = testPack(t)
+	cfg.Senders = map[string]bot.Sender{"test": rec}
+	d, err := bot.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = d.Run(ctx); close(done) }()
+	h := &harness{d: d, store: store, rec: rec}
+	h.stop = func() { cancel(); <-done }
+	t.Cleanup(h.stop)
+	return h
+}
+
+var seq int
+
+func upd(conv string, kind bot.Kind, text string) bot.Update {
+	seq++
+	u := bot.Update{ID: fmt.Sprintf("test:%d", seq), Platform: "test", Conv: conv, User: "user-" + conv, Kind: kind}
+	switch kind {
+	case bot.KindCommand:
+		u.Command, u.Args, _ = strings.Cut(text, " ")
+	case bot.KindButton:
+		u.Data = text
+	default:
+		u.Text = text
+	}
+	return u
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func TestOrderPerConversation(t *testing.T) {
+	h := start(t, memory.New(nil), bot.Config{})
+	ctx := context.Background()
+	// 50 conversations, each the same walk, all accepted at once.
+	walk := []string{"bill", "skip", "email"}
+	for c := 0; c < 50; c++ {
+		conv := fmt.Sprintf("c%d", c)
+		for _, w := range walk {
+			if err := h.d.Accept(ctx, upd(conv, bot.KindText, w)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	waitFor(t, "all turns", h.d.Idle)
+	for c := 0; c < 50; c++ {
+		texts := h.rec.texts(fmt.Sprintf("c%d", c))
+		// greeting+account, via, answer+next
+		if len(texts) != 5 || !strings.Contains(texts[4], "Anything else?") || !strings.Contains(texts[3], "billing team") {
+			t.Fatalf("conversation c%d out of order: %q", c, texts)
+		}
+	}
+}
+
+func TestDuplicateAnsweredOnce(t *testing.T) {
+	h := start(t, memory.New(nil), bot.Config{})
+	ctx := context.Background()
+	u := upd("dup", bot.KindText, "bill")
+	for i := 0; i < 5; i++ {
+		if err := h.d.Accept(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "turn", h.d.Idle)
+	if err := h.d.Accept(ctx, u); err != nil { // after it is done
+		t.Fatal(err)
+	}
+	waitFor(t, "idle", h.d.Idle)
+	if got := len(h.rec.texts("dup")); got != 2 { // greeting, account question
+		t.Fatalf("%d replies, want 2: %q", got, h.rec.texts("dup"))
+	}
+}
+
+func TestPanicKeepsSession(t *testing.T) {
+	h := start(t, memory.New(nil), bot.Config{})
+	ctx := context.Background()
+	if err := h.d.Handle(ctx, upd("p", bot.KindText, "bill")); err != nil {
+		t.Fatal(err)
+	}
+	h.d.SetTestHook(func(u *bot.Update) {
+		if u.Text == "boom" {
+			panic("boom")
+		}
+	})
+	if err := h.d.Handle(ctx, upd("p", bot.KindText, "boom")); err != nil {
+		t.Fatal(err)
+	}
+	texts := h.rec.texts("p")
+	if last := texts[len(texts)-1]; last != "Something went wrong. Please try again." {
+		t.Fatalf("after a panic: %q", last)
+	}
+	// The conversation is where it was: the account question accepts skip.
+	if err := h.d.Handle(ctx, upd("p", bot.KindText, "skip")); err != nil {
+		t.Fatal(err)
+	}
+	texts = h.rec.texts("p")
+	if last := texts[len(texts)-1]; last != "Phone or e-mail?" {
+		t.Fatalf("session did not survive the panic: %q", texts)
+	}
+}
+
+func TestUserRate(t *testing.T) {
+	clock := time.Unix(1790000000, 0)
+	var mu sync.Mutex
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	h := start(t, memory.New(now), bot.Config{UserRate: 3, Now: now})
+	ctx := context.Background()
+	for i := 0; i < 10; i++ {
+		if err := h.d.Handle(ctx, upd("r", bot.KindText, "help")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	texts := h.rec.texts("r")
+	slow := 0
+	for _, tx := range texts {
+		if tx == "Please slow down." {
+			slow++
+		}
+	}
+	// 3 turns (greeting+question, then help+question twice) and one warning.
+	if len(texts) != 7 || slow != 1 {
+		t.Fatalf("rate limit: %d replies, %d warnings: %q", len(texts), slow, texts)
+	}
+	mu.Lock()
+	clock = clock.Add(11 * time.Second)
+	mu.Unlock()
+	if err := h.d.Handle(ctx, upd("r", bot.KindText, "help")); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(h.rec.texts("r")); got != 9 {
+		t.Fatalf("after the window: %d replies", got)
+	}
+}
+
+func TestFailedSendIsRetriedFromOutbox(t *testing.T) {
+	store := memory.New(nil)
+	h := start(t, store, bot.Config{RecoverEvery: 10 * time.Millisecond, Lease: time.Millisecond})
+	ctx := context.Background()
+	var failing sync.Mutex
+	down := true
+	h.rec.fail = func(bot.Reply) error {
+		failing.Lock()
+		defer failing.Unlock()
+		if down {
+			return errors.New("platform unreachable")
+		}
+		return nil
+	}
+	if err := h.d.Accept(ctx, upd("f", bot.KindText, "bill")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "turn", h.d.Idle)
+	if n := len(h.rec.texts("f")); n != 0 {
+		t.Fatalf("%d replies while down", n)
+	}
+	failing.Lock()
+	down = false
+	failing.Unlock()
+	waitFor(t, "recovered replies", func() bool { return len(h.rec.texts("f")) == 2 })
+	waitFor(t, "empty inbox", func() bool { return len(store.Keys()) == 2 }) // session + user
+	time.Sleep(50 * time.Millisecond)
+	if n := len(h.rec.texts("f")); n != 2 {
+		t.Fatalf("replies after recovery: %d", n)
+	}
+}
+
+func TestRecoversInboxAtStart(t *testing.T) {
+	store := memory.New(nil)
+	ctx := context.Background()
+	// A delivery recorded by a process that died before running it.
+	first := start(t, store, bot.Config{})
+	first.stop()
+	if err := first.d.Accept(ctx, upd("x", bot.KindText, "bill")); !errors.Is(err, bot.ErrClosed) {
+		t.Fatalf("accept after shutdown: %v", err)
+	}
+	u := upd("x", bot.KindText, "outage")
+	if _, err := store.PutInbox(ctx, bot.Delivery{ID: u.ID, Conv: u.Conv, At: time.Now(), Data: mustJSON(t, u)}); err != nil {
+		t.Fatal(err)
+	}
+	second := start(t, store, bot.Config{})
+	waitFor(t, "recovered turn", func() bool { return len(second.rec.texts("x")) == 2 })
+}
+
+func TestForgetDeletesEverything(t *testing.T) {
+	store := memory.New(nil)
+	h := start(t, store, bot.Config{})
+	ctx := context.Background()
+	// One user, two conversations (a private chat and a group).
+	a, b := upd("a", bot.KindText, "bill"), upd("b", bot.KindText, "outage")
+	a.User, b.User = "same-user", "same-user"
+	other := upd("o", bot.KindText, "bill")
+	for _, u := range []bot.Update{a, b, other} {
+		if err := h.d.Handle(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lang := upd("a", bot.KindCommand, "language de")
+	lang.User = "same-user"
+	if err := h.d.Handle(ctx, lang); err != nil {
+		t.Fatal(err)
+	}
+	f := upd("a", bot.KindCommand, "forget")
+	f.User = "same-user"
+	if err := h.d.Handle(ctx, f); err != nil {
+		t.Fatal(err)
+	}
+	texts := h.rec.texts("a")
+	if texts[len(texts)-1] != "Alles über Sie ist gelöscht." {
+		t.Fatalf("forget reply: %q", texts[len(texts)-1])
+	}
+	got := strings.Join(store.Keys(), " ")
+	if strings.Contains(got, "same-user") || strings.Contains(got, "session:a") || strings.Contains(got, "session:b") {
+		t.Fatalf("left behind after /forget: %s", got)
+	}
+	if !strings.Contains(got, "session:o") {
+		t.Fatalf("another user's data went too: %s", got)
+	}
+}
+
+func TestUnreadableSessionStartsAgain(t *testing.T) {
+	store := memory.New(nil)
+	h := start(t, store, bot.Config{})
+	ctx := context.Background()
+	if err := store.Commit(ctx, bot.Commit{Conv: "bad", User: "u", Session: []byte("garbage"), SessionTTL: time.Hour, DeliveryTTL: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	u := upd("bad", bot.KindText, "bill")
+	if err := h.d.Handle(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	texts := h.rec.texts("bad")
+	if len(texts) != 2 || texts[0] != "The helper changed; let's start again." {
+		t.Fatalf("unreadable session: %q", texts)
+	}
+}

@@ -1,0 +1,238 @@
+// Command supportbot runs the bot: in the terminal when no platform token
+// is set, on Telegram and Slack when their tokens are. It also checks
+// content packs (lint), draws flows (graph) and prints its version.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path"
+	"path/filepath"
+	"syscall"
+
+	"github.com/supportbot/supportbot/bot"
+	"github.com/supportbot/supportbot/bot/console"
+	"github.com/supportbot/supportbot/bot/store/memory"
+	"github.com/supportbot/supportbot/content"
+	"github.com/supportbot/supportbot/flows"
+)
+
+// Set with -ldflags "-X main.version=... -X main.commit=... -X main.built=...".
+var (
+	version = "dev"
+	commit  = "none"
+	built   = "unknown"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv))
+}
+
+// Exit statuses.
+const (
+	exitOK     = 0
+	exitFailed = 1 // lint found problems, or the bot failed while running
+	exitConfig = 2 // bad configuration: nothing started
+)
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "version":
+			fmt.Fprintf(stdout, "supportbot %s (commit %s, built %s)\n", version, commit, built)
+			return exitOK
+		case "lint":
+			return lint(args[1:], stdout, stderr)
+		case "graph":
+			return graph(args[1:], stdout, stderr)
+		}
+	}
+	cfg, err := parseConfig(args, getenv, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "supportbot: %v\n", err)
+		return exitConfig
+	}
+	pack, err := loadPack(cfg.ContentDir)
+	if err != nil {
+		fmt.Fprintf(stderr, "supportbot: content: %v\n", err)
+		return exitConfig
+	}
+	if cfg.Lang != "" && pack.Def.Languages != nil && !hasLang(pack, cfg.Lang) {
+		fmt.Fprintf(stderr, "supportbot: BOT_LANG: %q is not one of the pack's languages %v\n", cfg.Lang, pack.Languages())
+		return exitConfig
+	}
+	if err := serveConsole(ctx, cfg, pack, stdin, stdout, stderr); err != nil {
+		fmt.Fprintf(stderr, "supportbot: %v\n", err)
+		return exitFailed
+	}
+	return exitOK
+}
+
+func hasLang(p *content.Pack, l string) bool {
+	for _, x := range p.Languages() {
+		if x == l {
+			return true
+		}
+	}
+	return false
+}
+
+// serveConsole chats in the terminal until stdin ends.
+func serveConsole(ctx context.Context, cfg *config, pack *content.Pack, stdin io.Reader, stdout, stderr io.Writer) error {
+	log := newLogger(cfg, stderr, slog.LevelWarn)
+	store := memory.New(nil)
+	defer store.Close()
+	con := &console.Console{In: stdin, Out: stdout, Lang: cfg.Lang, Styled: isTerminal(stdout)}
+	d, err := bot.New(bot.Config{
+		Store: store, Pack: pack, Log: log,
+		Senders:    map[string]bot.Sender{console.Platform: con},
+		SessionTTL: cfg.SessionTTL, UserRate: 0, DrainTimeout: cfg.ShutdownTimeout,
+	})
+	if err != nil {
+		return err
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = d.Run(runCtx); close(done) }()
+	err = con.Run(ctx, d)
+	cancel()
+	<-done
+	return err
+}
+
+// loadPack loads the built-in pack, or the one in dir.
+func loadPack(dir string) (*content.Pack, error) {
+	if dir == "" {
+		return content.Shipped()
+	}
+	fsys, sub, err := packFS(dir)
+	if err != nil {
+		return nil, err
+	}
+	p, err := content.Load(fsys, sub)
+	return p, prefixProblems(err, dir)
+}
+
+// packFS finds the pack in dir: dir itself, or its only subfolder with a
+// flow.yaml.
+func packFS(dir string) (fs.FS, string, error) {
+	fsys := os.DirFS(dir)
+	if _, err := fs.Stat(fsys, "flow.yaml"); err == nil {
+		return fsys, ".", nil
+	}
+	matches, _ := fs.Glob(fsys, "*/flow.yaml")
+	switch len(matches) {
+	case 1:
+		return fsys, path.Dir(matches[0]), nil
+	case 0:
+		return nil, "", fmt.Errorf("%s: no flow.yaml here or in a subfolder", dir)
+	}
+	return nil, "", fmt.Errorf("%s: several packs (%v); point at one of them", dir, matches)
+}
+
+// prefixProblems makes problem paths relative to the working directory.
+func prefixProblems(err error, dir string) error {
+	var ps flows.Problems
+	if !errors.As(err, &ps) {
+		return err
+	}
+	for i := range ps {
+		ps[i].File = filepath.Join(dir, ps[i].File)
+	}
+	return ps
+}
+
+func lint(args []string, stdout, stderr io.Writer) int {
+	var ps flows.Problems
+	name := "the built-in pack"
+	switch len(args) {
+	case 0:
+		ps = content.Lint(content.ShippedFS(), content.ShippedPack)
+		for i := range ps {
+			ps[i].File = filepath.Join("content", ps[i].File)
+		}
+	case 1:
+		name = args[0]
+		fsys, sub, err := packFS(args[0])
+		if err != nil {
+			fmt.Fprintf(stderr, "supportbot lint: %v\n", err)
+			return exitFailed
+		}
+		ps = content.Lint(fsys, sub)
+		for i := range ps {
+			ps[i].File = filepath.Join(args[0], ps[i].File)
+		}
+	default:
+		fmt.Fprintln(stderr, "usage: supportbot lint [DIR]")
+		return exitConfig
+	}
+	for _, p := range ps {
+		fmt.Fprintln(stdout, p)
+	}
+	if len(ps) > 0 {
+		fmt.Fprintf(stderr, "%s: %d problem(s)\n", name, len(ps))
+		return exitFailed
+	}
+	fmt.Fprintf(stderr, "%s: ok\n", name)
+	return exitOK
+}
+
+func graph(args []string, stdout, stderr io.Writer) int {
+	dir := ""
+	if len(args) > 1 {
+		fmt.Fprintln(stderr, "usage: supportbot graph [DIR]")
+		return exitConfig
+	}
+	if len(args) == 1 {
+		dir = args[0]
+	}
+	p, err := loadPack(dir)
+	if err != nil {
+		fmt.Fprintf(stderr, "supportbot graph: %v\n", err)
+		return exitFailed
+	}
+	m, err := p.Def.Mermaid()
+	if err != nil {
+		fmt.Fprintf(stderr, "supportbot graph: %v\n", err)
+		return exitFailed
+	}
+	fmt.Fprintf(stdout, "%%%% flow %s (version %d)\n%s", p.ID, p.Def.Version, m)
+	return exitOK
+}
+
+func newLogger(cfg *config, w io.Writer, def slog.Level) *slog.Logger {
+	level := def
+	switch cfg.LogLevel {
+	case "debug":
+		level = slog.LevelDebug
+	case "info":
+		level = slog.LevelInfo
+	case "warn":
+		level = slog.LevelWarn
+	case "error":
+		level = slog.LevelError
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" || (cfg.LogFormat == "" && !isTerminal(w)) {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

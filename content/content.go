@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"text/template"
+	"text/template/parse"
 
 	"go.yaml.in/yaml/v3"
 
@@ -60,11 +61,21 @@ type Pack struct {
 }
 
 type entry struct {
-	src  string
-	list []string // keywords and intents
-	tmpl *template.Template
-	file string
-	line int
+	src   string
+	list  []string // keywords and intents
+	tmpl  *template.Template
+	file  string
+	line  int  // the key's line
+	block bool // a block scalar: the text starts on the next line
+	bad   bool // its template does not parse
+}
+
+// textLine is the file line of the text's nth line (1-based).
+func (e *entry) textLine(n int) int {
+	if e.block {
+		return e.line + n
+	}
+	return e.line
 }
 
 // Data is what templates see: every slot of the flow, user text marked so
@@ -239,6 +250,7 @@ func flatten(p *problems, file, prefix string, n *yaml.Node, out map[string]*ent
 		e.list = strings_(p, file, n, prefix)
 	case n.Kind == yaml.ScalarNode:
 		e.src = strings.TrimRight(n.Value, "\n")
+		e.block = n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0
 	default:
 		p.add(file, n.Line, "key %q must be text", prefix)
 		return
@@ -290,12 +302,87 @@ func (pk *Pack) compileTemplates(p *problems) {
 			}
 			t, err := template.New(key).Option("missingkey=error").Parse(e.src)
 			if err != nil {
+				e.bad = true
 				p.add(e.file, e.line, "text %q: template: %v", key, cleanTemplateErr(err))
 				continue
 			}
 			e.tmpl = t
+			for _, f := range templateFields(t.Tree.Root) {
+				if !pk.hasSlot(f.name) {
+					e.bad = true
+					p.add(e.file, e.textLine(f.line), "text %q: {{.%s}} is not a slot of the flow (slots: %s)", key, f.name, pk.slotNames())
+				}
+			}
 		}
 	}
+}
+
+func (pk *Pack) hasSlot(name string) bool {
+	for _, s := range pk.Def.Slots {
+		if s.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func (pk *Pack) slotNames() string {
+	var names []string
+	for _, s := range pk.Def.Slots {
+		names = append(names, s.Name)
+	}
+	return strings.Join(names, ", ")
+}
+
+type field struct {
+	name string
+	line int // line within the text, 1-based
+}
+
+// templateFields lists the {{.name}} fields a template reads.
+func templateFields(n parse.Node) []field {
+	var out []field
+	var walk func(parse.Node, int)
+	walk = func(n parse.Node, line int) {
+		switch n := n.(type) {
+		case *parse.ListNode:
+			if n == nil {
+				return
+			}
+			for _, c := range n.Nodes {
+				walk(c, line)
+			}
+		case *parse.ActionNode:
+			walk(n.Pipe, n.Line)
+		case *parse.PipeNode:
+			if n == nil {
+				return
+			}
+			for _, c := range n.Cmds {
+				walk(c, line)
+			}
+		case *parse.CommandNode:
+			for _, a := range n.Args {
+				walk(a, line)
+			}
+		case *parse.FieldNode:
+			out = append(out, field{n.Ident[0], line})
+		case *parse.IfNode:
+			walk(n.Pipe, n.Line)
+			walk(n.List, n.Line)
+			walk(n.ElseList, n.Line)
+		case *parse.WithNode:
+			walk(n.Pipe, n.Line)
+			walk(n.List, n.Line)
+			walk(n.ElseList, n.Line)
+		case *parse.RangeNode:
+			walk(n.Pipe, n.Line)
+			walk(n.List, n.Line)
+			walk(n.ElseList, n.Line)
+		}
+	}
+	walk(n, 1)
+	return out
 }
 
 func cleanTemplateErr(err error) string {

@@ -1,6 +1,7 @@
 package content
 
 import (
+	"errors"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -128,7 +129,7 @@ func (pk *Pack) lint(p *problems) {
 				continue
 			}
 			r, isUsed := used[key]
-			if !isUsed {
+			if !isUsed || e.bad {
 				continue
 			}
 			if strings.HasPrefix(key, "buttons.") {
@@ -146,8 +147,8 @@ func (pk *Pack) lint(p *problems) {
 					p.add(e.file, e.line, "text %q does not render: %v", key, cleanTemplateErr(err))
 					break
 				}
-				if msg := checkRendered(out); msg != "" {
-					p.add(e.file, e.line, "text %q: %s", key, msg)
+				if line, msg := checkRendered(out); msg != "" {
+					p.add(e.file, e.textLine(line), "text %q %s", key, msg)
 					break
 				}
 			}
@@ -177,23 +178,25 @@ func (pk *Pack) lint(p *problems) {
 	}
 }
 
-// checkRendered finds what must never reach a user.
-func checkRendered(out string) string {
+// checkRendered finds what must never reach a user, and on which line of
+// the text (1-based).
+func checkRendered(out string) (int, string) {
 	switch {
 	case strings.TrimSpace(markup.Strip(out)) == "":
-		return "renders empty"
+		return 1, "renders empty"
 	case strings.Contains(out, "<no value>"):
-		return "renders <no value>"
+		return 1, "renders <no value>"
 	case strings.Contains(out, "{{") || strings.Contains(out, "}}"):
-		return "renders template braces"
+		return 1, "renders template braces"
 	}
-	if err := markup.Check(out); err != nil {
-		return err.Error()
+	var ce *markup.CheckError
+	if err := markup.Check(out); errors.As(err, &ce) {
+		return ce.Line, ce.Msg
 	}
 	if n := utf8.RuneCountInString(markup.Render(markup.Plain{}, out)); n > MaxText {
-		return "is " + itoa(n) + " characters, over " + itoa(MaxText)
+		return 1, "is " + itoa(n) + " characters, over " + itoa(MaxText)
 	}
-	return ""
+	return 0, ""
 }
 
 // samples returns template data: every optional answer given, the longest

@@ -86,27 +86,38 @@ func Parse(text string) []Block {
 	return blocks
 }
 
+// CheckError is a markup mistake on one line of a text (1-based).
+type CheckError struct {
+	Line int
+	Msg  string
+}
+
+func (e *CheckError) Error() string { return fmt.Sprintf("line %d of the text %s", e.Line, e.Msg) }
+
 // Check reports markup mistakes: an unclosed ``` block, an unpaired * on a
-// line, unbalanced literal markers.
+// line, unbalanced literal markers. The error is a *CheckError.
 func Check(text string) error {
-	open := 0
+	open, last := 0, 1
 	for i, line := range strings.Split(text, "\n") {
 		if strings.TrimSpace(line) == "```" {
 			open ^= 1
+			if open == 1 {
+				last = i + 1
+			}
 			continue
 		}
 		if open == 1 {
 			continue
 		}
 		if n := strings.Count(outsideLiterals(line), "*"); n%2 != 0 {
-			return fmt.Errorf("line %d of the text has an unpaired *", i+1)
+			return &CheckError{i + 1, "has an unpaired *"}
 		}
 		if strings.Count(line, string(LitOpen)) != strings.Count(line, string(LitClose)) {
-			return fmt.Errorf("line %d of the text has unbalanced user-text markers", i+1)
+			return &CheckError{i + 1, "has unbalanced user-text markers"}
 		}
 	}
 	if open == 1 {
-		return fmt.Errorf("a ``` block is not closed")
+		return &CheckError{last, "opens a ``` block that is not closed"}
 	}
 	return nil
 }

@@ -235,7 +235,7 @@ func (d *Definition) Compile() Problems {
 }
 
 func validID(s string) bool {
-	if s == "" || len(s) > 40 {
+	if s == "" || len(s) > 64 {
 		return false
 	}
 	for _, r := range s {

@@ -1,0 +1,249 @@
+package flows_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/supportbot/supportbot/content"
+	"github.com/supportbot/supportbot/content/markup"
+	"github.com/supportbot/supportbot/flows"
+)
+
+var (
+	problems = []string{"return", "refund", "credit", "service", "unsure"}
+	channels = []string{"phone", "callback", "email", "chat"}
+)
+
+func shipped(t testing.TB) *content.Pack {
+	t.Helper()
+	p, err := content.Shipped()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestAmazonAllPairs walks every problem × channel conversation in both
+// languages, by buttons, with and without the optional answers, and checks
+// the answer: its steps, checklist, phrasing and tip, then the follow-ups.
+func TestAmazonAllPairs(t *testing.T) {
+	p := shipped(t)
+	for _, lang := range []string{"en", "lv"} {
+		for _, prob := range problems {
+			for _, ch := range channels {
+				for _, details := range []bool{true, false} {
+					name := fmt.Sprintf("%s/%s/%s/details=%v", lang, prob, ch, details)
+					t.Run(name, func(t *testing.T) {
+						steps := []step{{in: cmd("start", ""), state: "problem", keys: []string{"greeting", "ask.problem"}}}
+						steps = append(steps, step{in: press("buttons." + prob)})
+						if prob != "service" {
+							steps[1].state = "order"
+							if details {
+								steps = append(steps, step{in: text("123 1234567 7654321"), state: "details", keys: []string{"ask.details." + prob}})
+							} else {
+								steps = append(steps, step{in: press("buttons.skip"), state: "details"})
+							}
+						} else {
+							steps[1].state = "details"
+						}
+						if details {
+							steps = append(steps, step{in: text("It arrived <b>broken</b> & *late*"), state: "channel", keys: []string{"ask.channel"}})
+						} else {
+							steps = append(steps, step{in: press("buttons.skip"), state: "channel"})
+						}
+						steps = append(steps, step{in: press("buttons." + ch), state: "answer", keys: []string{
+							"answer." + prob + "." + ch + ".steps", "ready." + prob, "answer." + prob + "." + ch + ".say", "tip." + ch, "answer.next"}})
+						steps = append(steps, step{in: press("buttons.cant_help"), state: "escalate", keys: []string{"escalate." + prob, "escalate.next"}})
+						steps = append(steps, step{in: press("buttons.done"), state: "done", keys: []string{"bye"}})
+						steps = append(steps, step{in: press("buttons.start_over"), state: "problem", keys: []string{"ask.problem"}})
+						s := converseRendered(t, p, lang, steps[:len(steps)-3], func(key, out string) {
+							if !strings.HasSuffix(key, ".say") {
+								return
+							}
+							// The phrasing is filled in with what the user told us,
+							// escaped as user text.
+							if details && prob != "service" && !strings.Contains(out, markup.Literal("123-1234567-7654321")) {
+								t.Errorf("%s does not quote the order number:\n%s", key, out)
+							}
+							if details && !strings.Contains(out, markup.Literal("It arrived <b>broken</b> & *late*")) {
+								t.Errorf("%s does not quote the details:\n%s", key, out)
+							}
+						})
+						if got := s.Get("problem") + "/" + s.Get("channel"); got != prob+"/"+ch {
+							t.Fatalf("slots %s", got)
+						}
+						converse(t, p.Engine, lang, steps)
+					})
+				}
+			}
+		}
+	}
+}
+
+// converseRendered is converse that also renders every output in lang and
+// hands it to check.
+func converseRendered(t *testing.T, p *content.Pack, lang string, steps []step, check func(key, out string)) flows.Session {
+	t.Helper()
+	var s flows.Session
+	var last flows.Result
+	for i, st := range steps {
+		in := st.in
+		in.Lang = lang
+		in.Now = now
+		if in.Kind == flows.InButton && strings.HasPrefix(in.Text, pressPrefix) {
+			in.Text = buttonData(t, last, strings.TrimPrefix(in.Text, pressPrefix))
+		}
+		res := p.Engine.Handle(s, in)
+		if st.state != "" && res.Session.State != st.state {
+			t.Fatalf("step %d: state %q, want %q", i, res.Session.State, st.state)
+		}
+		if res.Lang != lang {
+			t.Fatalf("step %d: language %q", i, res.Lang)
+		}
+		data := p.Data(&res.Session)
+		for _, o := range res.Outputs {
+			out, err := p.Render(lang, o.Key, data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			check(o.Key, out)
+		}
+		s, last = res.Session, res
+	}
+	return s
+}
+
+// TestAmazonFreeText walks conversations typing instead of pressing, with
+// the words people use, in both languages.
+func TestAmazonFreeText(t *testing.T) {
+	p := shipped(t)
+	tests := []struct {
+		lang  string
+		words []string
+		want  string // problem/channel
+	}{
+		{"en", []string{"I want my money back", "skip", "it never arrived", "call them"}, "refund/phone"},
+		{"en", []string{"return", "123-1234567-1234567", "skip", "call me back"}, "return/callback"},
+		{"en", []string{"it came damaged", "#1231234567 1234567", "skip", "email"}, "credit/email"},
+		{"en", []string{"my Prime subscription", "charged twice for Prime", "live chat"}, "service/chat"},
+		{"en", []string{"no idea", "skip", "skip", "4"}, "unsure/chat"},
+		{"lv", []string{"atmaksa", "izlaist", "izlaist", "zvanīt"}, "refund/phone"},
+		{"lv", []string{"ATMAKSU!", "123 1234567 1234567", "Prece nebija tāda, kā solīts", "e-pasts"}, "refund/email"},
+		{"lv", []string{"atgriezt preci", "izlaist", "izlaist", "tērzēšana"}, "return/chat"},
+		{"lv", []string{"1", "1", "1", "2"}, "return/callback"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.lang+"/"+tc.want, func(t *testing.T) {
+			var steps []step
+			for _, w := range tc.words {
+				steps = append(steps, step{in: text(w)})
+			}
+			steps[len(steps)-1].state = "answer"
+			s := converse(t, p.Engine, tc.lang, steps)
+			if got := s.Get("problem") + "/" + s.Get("channel"); got != tc.want {
+				t.Fatalf("got %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestAmazonAnswersDiffer checks that the 20 answers are each written for
+// their pair: steps and phrasing differ pairwise, in wording, not only in a
+// swapped noun.
+func TestAmazonAnswersDiffer(t *testing.T) {
+	p := shipped(t)
+	data := content.Data{"problem": "", "channel": "", "order": markup.Literal("123-1234567-1234567"), "details": markup.Literal("It broke")}
+	for _, lang := range []string{"en", "lv"} {
+		for _, part := range []string{"steps", "say"} {
+			type text struct {
+				key      string
+				shingles map[string]bool
+			}
+			var texts []text
+			for _, prob := range problems {
+				for _, ch := range channels {
+					key := "answer." + prob + "." + ch + "." + part
+					d := content.Data{}
+					for k, v := range data {
+						d[k] = v
+					}
+					d["problem"], d["channel"] = prob, ch
+					out, err := p.Render(lang, key, d)
+					if err != nil {
+						t.Fatal(err)
+					}
+					texts = append(texts, text{key, shingles(out)})
+				}
+			}
+			worst, pair := 0.0, ""
+			for i := range texts {
+				for j := i + 1; j < len(texts); j++ {
+					sim := jaccard(texts[i].shingles, texts[j].shingles)
+					if sim > worst {
+						worst, pair = sim, texts[i].key+" ~ "+texts[j].key
+					}
+					if sim > 0.5 {
+						t.Errorf("%s: %s and %s share %.0f%% of their wording", lang, texts[i].key, texts[j].key, 100*sim)
+					}
+				}
+			}
+			t.Logf("%s %s: most similar pair %s (%.0f%%)", lang, part, pair, 100*worst)
+		}
+	}
+}
+
+// shingles are the text's runs of three words, normalised.
+func shingles(s string) map[string]bool {
+	w := strings.Fields(flows.Normalize(markup.Strip(s)))
+	out := map[string]bool{}
+	for i := 0; i+3 <= len(w); i++ {
+		out[strings.Join(w[i:i+3], " ")] = true
+	}
+	return out
+}
+
+func jaccard(a, b map[string]bool) float64 {
+	inter := 0
+	for k := range a {
+		if b[k] {
+			inter++
+		}
+	}
+	union := len(a) + len(b) - inter
+	if union == 0 {
+		return 1
+	}
+	return float64(inter) / float64(union)
+}
+
+// TestAmazonRenderedGolden pins a few whole answers as the terminal shows
+// them (go test -update rewrites the files after a content edit).
+func TestAmazonRenderedGolden(t *testing.T) {
+	p := shipped(t)
+	cases := []struct {
+		lang, prob, ch, order, details string
+	}{
+		{"en", "refund", "phone", "", ""},
+		{"en", "return", "email", "123-1234567-1234567", "The zip broke on the first day"},
+		{"lv", "credit", "chat", "123-1234567-1234567", "Paka pienāca nedēļu par vēlu"},
+		{"lv", "service", "callback", "", ""},
+	}
+	for _, c := range cases {
+		name := fmt.Sprintf("answer_%s_%s_%s.golden", c.lang, c.prob, c.ch)
+		t.Run(name, func(t *testing.T) {
+			s := flows.Session{Slots: []flows.Slot{{"problem", c.prob}, {"channel", c.ch}, {"order", c.order}, {"details", c.details}}}
+			data := p.Data(&s)
+			var b strings.Builder
+			for _, k := range p.Def.States["answer"].Texts {
+				out, err := p.Render(c.lang, flows.ExpandKey(k, s.Get), data)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b.WriteString(markup.Render(markup.Plain{}, out))
+				b.WriteString("\n\n")
+			}
+			golden(t, name, b.String())
+		})
+	}
+}

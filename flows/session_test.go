@@ -8,7 +8,7 @@ import (
 
 func TestSessionRoundTrip(t *testing.T) {
 	s := flows.Session{Flow: "amazon", Version: 3, State: "channel", Lang: "lv", Nonce: 4000000000,
-		Slots: []flows.Slot{{"problem", "refund"}, {"order", "123-1234567-1234567"}, {"details", "Pakā bija salūzis ekrāns"}},
+		Slots:   []flows.Slot{{"problem", "refund"}, {"order", "123-1234567-1234567"}, {"details", "Pakā bija salūzis ekrāns"}},
 		Created: 1790000000, Updated: -5}
 	b, err := s.MarshalBinary()
 	if err != nil {

@@ -18,7 +18,6 @@ import (
 
 	"github.com/supportbot/supportbot/bot"
 	"github.com/supportbot/supportbot/bot/console"
-	"github.com/supportbot/supportbot/bot/store/memory"
 	"github.com/supportbot/supportbot/content"
 	"github.com/supportbot/supportbot/flows"
 )
@@ -69,7 +68,17 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "supportbot: BOT_LANG: %q is not one of the pack's languages %v\n", cfg.Lang, pack.Languages())
 		return exitConfig
 	}
-	if err := serveConsole(ctx, cfg, pack, stdin, stdout, stderr); err != nil {
+	if cfg.console() {
+		err = serveConsole(ctx, cfg, pack, stdin, stdout, stderr)
+	} else {
+		err = serve(ctx, cfg, pack, stderr)
+	}
+	var ce *configError
+	switch {
+	case errors.As(err, &ce):
+		fmt.Fprintf(stderr, "supportbot: %v\n", err)
+		return exitConfig
+	case err != nil:
 		fmt.Fprintf(stderr, "supportbot: %v\n", err)
 		return exitFailed
 	}
@@ -88,7 +97,10 @@ func hasLang(p *content.Pack, l string) bool {
 // serveConsole chats in the terminal until stdin ends.
 func serveConsole(ctx context.Context, cfg *config, pack *content.Pack, stdin io.Reader, stdout, stderr io.Writer) error {
 	log := newLogger(cfg, stderr, slog.LevelWarn)
-	store := memory.New(nil)
+	store, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return &configError{"STORE", err.Error()}
+	}
 	defer store.Close()
 	con := &console.Console{In: stdin, Out: stdout, Lang: cfg.Lang, Styled: isTerminal(stdout)}
 	d, err := bot.New(bot.Config{

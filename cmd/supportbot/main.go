@@ -10,11 +10,14 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/supportbot/supportbot/bot"
 	"github.com/supportbot/supportbot/bot/console"
@@ -52,6 +55,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return lint(args[1:], stdout, stderr)
 		case "graph":
 			return graph(args[1:], stdout, stderr)
+		case "healthcheck":
+			return healthcheck(getenv, stderr)
 		}
 	}
 	cfg, err := parseConfig(args, getenv, stderr)
@@ -247,4 +252,33 @@ func isTerminal(w io.Writer) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// healthcheck asks the running bot's /healthz on ADDR: the container's
+// HEALTHCHECK (the distroless image has no curl).
+func healthcheck(getenv func(string) string, stderr io.Writer) int {
+	addr := getenv("ADDR")
+	if addr == "" {
+		addr = ":8080"
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		fmt.Fprintf(stderr, "healthcheck: ADDR: %v\n", err)
+		return exitFailed
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	c := &http.Client{Timeout: 3 * time.Second}
+	resp, err := c.Get("http://" + net.JoinHostPort(host, port) + "/healthz")
+	if err != nil {
+		fmt.Fprintf(stderr, "healthcheck: %v\n", err)
+		return exitFailed
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintf(stderr, "healthcheck: %s\n", resp.Status)
+		return exitFailed
+	}
+	return exitOK
 }

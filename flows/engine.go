@@ -76,11 +76,19 @@ type Result struct {
 	// buttons. Chosen is the label key of the accepted choice, if any.
 	Pressed bool
 	Chosen  string
-	// From and To are the states before and after; Choices lists the
-	// choices accepted this turn (several when a command jumped ahead).
+	// From and To are the states before and after. Choices lists the
+	// choices accepted this turn (several when a command jumped ahead) and
+	// Entered the states entered, in order; metrics count the funnel
+	// from them.
 	From, To string
-	Choices  []string
+	Choices  []Chosen
+	Entered  []string
 	Outcome  Outcome
+}
+
+// Chosen is a choice accepted in a state.
+type Chosen struct {
+	State, Choice string
 }
 
 // Content keys the engine itself uses. Every pack must have them.
@@ -224,6 +232,7 @@ func (t *turn) run() {
 	fresh := t.s.State == ""
 	if fresh {
 		t.s = Session{Flow: d.ID, Version: d.Version, State: d.Start, Nonce: seedNonce(t.in.Now), Created: now}
+		t.res.Entered = append(t.res.Entered, d.Start)
 	} else if t.s.Flow != d.ID || d.States[t.s.State] == nil {
 		// The pack changed under this conversation and its step is gone:
 		// start again, and say why. Text-only edits never get here.
@@ -231,6 +240,7 @@ func (t *turn) run() {
 		t.s.Lang = t.lang
 		t.s.Updated = now
 		t.res.Outcome = Reset
+		t.res.Entered = append(t.res.Entered, d.Start)
 		t.say(KeyFlowChanged)
 		t.show(d.Start, true)
 		return
@@ -575,7 +585,7 @@ func (t *turn) match(st *State, text string) *Choice {
 func (t *turn) apply(c *Choice) {
 	t.res.Outcome = Moved
 	t.res.Chosen = ChoiceLabel(c.ID)
-	t.res.Choices = append(t.res.Choices, c.ID)
+	t.res.Choices = append(t.res.Choices, Chosen{t.s.State, c.ID})
 	if c.Reset {
 		t.s.Slots = nil
 	}
@@ -604,6 +614,7 @@ func (t *turn) fire(event string) {
 
 // entered records that the conversation moved to a state.
 func (t *turn) entered(state string) {
+	t.res.Entered = append(t.res.Entered, state)
 	t.s.State = state
 	t.s.Version = t.def.Version
 	t.s.Nonce++

@@ -10,9 +10,11 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/supportbot/supportbot/bot"
+	"github.com/supportbot/supportbot/bot/metrics"
 	"github.com/supportbot/supportbot/content"
 )
 
@@ -47,19 +49,21 @@ func serve(ctx context.Context, cfg *config, pack *content.Pack, stderr io.Write
 	log.Info("starting supportbot", "version", version, "commit", commit, "built", built,
 		"store", storeKind(cfg.Store), "pack", pack.ID)
 
-	store, err := openStore(ctx, cfg, log)
+	m := metrics.New(pack.Def, version, commit)
+	rawStore, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return &configError{"STORE", err.Error()}
 	}
+	store := m.Store(rawStore)
 	d, err := bot.New(bot.Config{
-		Store: store, Pack: pack, Log: log,
+		Store: store, Pack: pack, Log: log, Obs: m,
 		SessionTTL: cfg.SessionTTL, UserRate: cfg.UserRate, DrainTimeout: cfg.ShutdownTimeout,
 	})
 	if err != nil {
 		store.Close()
 		return err
 	}
-	dp := &deps{cfg: cfg, pack: pack, in: d, log: log, obs: bot.NopPlatformObserver{}}
+	dp := &deps{cfg: cfg, pack: pack, in: d, log: log, obs: m}
 	var platforms []platform
 	if cfg.Telegram.Token != "" {
 		p, err := newTelegram(dp)
@@ -85,6 +89,7 @@ func serve(ctx context.Context, cfg *config, pack *content.Pack, stderr io.Write
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", h.live)
 	mux.HandleFunc("GET /readyz", h.ready)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}))
 	for _, p := range platforms {
 		p.Routes(mux)
 	}

@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -64,7 +65,7 @@ func TestCompose(t *testing.T) {
 			Image       string            `yaml:"image"`
 			Environment map[string]string `yaml:"environment"`
 			Volumes     []string          `yaml:"volumes"`
-			DependsOn   map[string]any    `yaml:"depends_on"`
+			DependsOn   any               `yaml:"depends_on"`
 			Healthcheck map[string]any    `yaml:"healthcheck"`
 			Profiles    []string          `yaml:"profiles"`
 			Ports       []string          `yaml:"ports"`
@@ -81,8 +82,8 @@ func TestCompose(t *testing.T) {
 	if got := bot.Environment["STORE"]; got != "redis://redis:6379/0" {
 		t.Errorf("supportbot STORE = %q", got)
 	}
-	if _, ok := bot.DependsOn["redis"]; !ok {
-		t.Error("supportbot does not depend on redis")
+	if deps, _ := bot.DependsOn.(map[string]any); deps["redis"] == nil {
+		t.Error("supportbot does not wait for a healthy redis")
 	}
 	if !contains(bot.Volumes, "data:/data") || c.Volumes["data"] == nil && !hasKey(c.Volumes, "data") {
 		t.Errorf("supportbot volumes %v", bot.Volumes)
@@ -98,6 +99,23 @@ func TestCompose(t *testing.T) {
 	}
 	if !hasKey(c.Volumes, "redis") {
 		t.Error("redis data has no named volume")
+	}
+	// docker compose --profile observe up adds Prometheus and Grafana, with
+	// the dashboard provisioned.
+	for _, name := range []string{"prometheus", "grafana"} {
+		svc, ok := c.Services[name]
+		if !ok || !contains(svc.Profiles, "observe") {
+			t.Errorf("%s is not in the observe profile: %+v", name, svc)
+		}
+		for _, v := range svc.Volumes {
+			host, _, _ := strings.Cut(v, ":")
+			if _, err := os.Stat(filepath.Join("../..", host)); err != nil {
+				t.Errorf("%s mounts %s, which does not exist", name, host)
+			}
+		}
+	}
+	if !contains(c.Services["grafana"].Volumes, "./deploy/grafana/supportbot.json:/var/lib/grafana/dashboards/supportbot.json:ro") {
+		t.Error("grafana does not get the dashboard")
 	}
 }
 

@@ -46,8 +46,6 @@ type deps struct {
 // send their replies, the listener closes, the store is flushed and closed.
 func serve(ctx context.Context, cfg *config, pack *content.Pack, stderr io.Writer) error {
 	log := newLogger(cfg, stderr, slog.LevelInfo)
-	log.Info("starting supportbot", "version", version, "commit", commit, "built", built,
-		"store", storeKind(cfg.Store), "pack", pack.ID)
 
 	m := metrics.New(pack.Def, version, commit)
 	rawStore, err := openStore(ctx, cfg, log)
@@ -107,7 +105,10 @@ func serve(ctx context.Context, cfg *config, pack *content.Pack, stderr io.Write
 		store.Close()
 		return &configError{"ADDR", fmt.Sprintf("cannot listen on %s: %v", cfg.Addr, err)}
 	}
-	log.Info("listening", "addr", ln.Addr().String())
+	// Logged once everything that can fail at start has succeeded, so a
+	// configuration error is the only line an operator sees.
+	log.Info("supportbot started", "version", version, "commit", commit, "built", built,
+		"addr", ln.Addr().String(), "store", storeKind(cfg.Store), "pack", pack.ID, "platforms", names(platforms))
 
 	// The dispatcher outlives the platforms: it drains after they stop.
 	dispCtx, stopDisp := context.WithCancel(context.Background())
@@ -158,4 +159,12 @@ func cutAny(s, sep string) (string, string, bool) {
 		}
 	}
 	return s, "", false
+}
+
+func names(ps []platform) []string {
+	var out []string
+	for _, p := range ps {
+		out = append(out, p.Name())
+	}
+	return out
 }

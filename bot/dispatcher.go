@@ -51,6 +51,7 @@ type Config struct {
 	// older than this with nobody working on it is recovered.
 	Lease        time.Duration // default 2 min
 	RecoverEvery time.Duration // default 5 s
+	RemindEvery  time.Duration // how often due reminders are looked for; default 15 s
 	QueueSize    int           // per conversation; default 64
 	MaxTurns     int           // turns running at once; default 1024
 	// DrainTimeout bounds how long Run waits, after its context ends, for
@@ -116,6 +117,7 @@ func New(cfg Config) (*Dispatcher, error) {
 	def(&cfg.RateWindow, 10*time.Second)
 	def(&cfg.Lease, 2*time.Minute)
 	def(&cfg.RecoverEvery, 5*time.Second)
+	def(&cfg.RemindEvery, 15*time.Second)
 	def(&cfg.DrainTimeout, 15*time.Second)
 	if cfg.QueueSize <= 0 {
 		cfg.QueueSize = 64
@@ -306,8 +308,11 @@ func (d *Dispatcher) unknow(j job) {
 // flight to finish and send their replies.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	d.recoverInbox(ctx, true)
+	d.fireReminders(ctx)
 	t := time.NewTicker(d.cfg.RecoverEvery)
 	defer t.Stop()
+	rt := time.NewTicker(d.cfg.RemindEvery)
+	defer rt.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -315,6 +320,8 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			return nil
 		case <-t.C:
 			d.recoverInbox(ctx, false)
+		case <-rt.C:
+			d.fireReminders(ctx)
 		}
 	}
 }
@@ -498,9 +505,12 @@ func (d *Dispatcher) turn(u *Update, rec *Record) (Commit, []Reply, *flows.Resul
 		}
 	}
 	user := decodeUser(rec.User)
-	in := flows.Input{Text: u.Text, Lang: u.Lang, UserLang: user.Lang, Now: d.cfg.Now()}
+	in := flows.Input{Text: u.Text, Lang: u.Lang, UserLang: user.Lang, TZ: user.TZ, Cases: user.Cases, Case: u.Case, Now: d.cfg.Now()}
 	if u.LangExplicit {
 		in.UserLang = u.Lang
+	}
+	if u.TZ != "" {
+		in.TZ = u.TZ // the platform's own (Slack's profile) is the truth
 	}
 	switch u.Kind {
 	case KindText:
@@ -511,6 +521,8 @@ func (d *Dispatcher) turn(u *Update, rec *Record) (Commit, []Reply, *flows.Resul
 		in.Kind, in.Command, in.Text = flows.InCommand, u.Command, u.Args
 	case KindResume:
 		in.Kind = flows.InResume
+	case KindReminder:
+		in.Kind = flows.InReminder
 	default:
 		in.Kind = flows.InOther
 	}
@@ -525,8 +537,26 @@ func (d *Dispatcher) turn(u *Update, rec *Record) (Commit, []Reply, *flows.Resul
 			c.Session = b
 		}
 	}
+	changed := false
 	if res.SetLang != "" && res.SetLang != user.Lang {
-		user.Lang = res.SetLang
+		user.Lang, changed = res.SetLang, true
+	}
+	if res.SetTZ != "" && res.SetTZ != user.TZ {
+		user.TZ, changed = res.SetTZ, true
+	}
+	if res.SaveCase != nil {
+		user.saveCase(*res.SaveCase)
+		changed = true
+		if res.SaveCase.Closed {
+			c.Cancel = append(c.Cancel, reminderID(u.User, res.SaveCase.ID))
+		}
+	}
+	if res.Remind != nil {
+		if r, ok := d.reminder(u, res, user.TZ, in.TZ); ok {
+			c.Reminders = append(c.Reminders, r)
+		}
+	}
+	if changed && !res.Forget {
 		c.UserData, _ = jsonUser(user)
 	}
 	c.Outbox = make([]Outgoing, len(replies))

@@ -4,17 +4,20 @@ import (
 	"encoding/json"
 	"strings"
 	"time"
+
+	"github.com/supportbot/supportbot/flows"
 )
 
 // Kind says what an incoming update is.
 type Kind uint8
 
 const (
-	KindText    Kind = iota + 1 // a typed message
-	KindButton                  // a button press; Data holds its payload
-	KindCommand                 // a command; Command and Args
-	KindResume                  // the front end (re)opened: show where we are
-	KindOther                   // a photo, sticker, file: nothing we can read
+	KindText     Kind = iota + 1 // a typed message
+	KindButton                   // a button press; Data holds its payload
+	KindCommand                  // a command; Command and Args
+	KindResume                   // the front end (re)opened: show where we are
+	KindOther                    // a photo, sticker, file: nothing we can read
+	KindReminder                 // a reminder the user asked for is due (Case names it)
 )
 
 // Update is one incoming message, button press or command, in platform-
@@ -34,10 +37,18 @@ type Update struct {
 	Lang     string `json:"l,omitempty"` // the platform's language hint
 	// LangExplicit makes Lang the user's choice for this update (the
 	// terminal's -lang flag), above a stored preference.
-	LangExplicit bool      `json:"le,omitempty"`
-	Route        string    `json:"r,omitempty"` // adapter's note on where replies go
-	Ref          string    `json:"f,omitempty"` // the message a pressed button was on
-	At           time.Time `json:"at"`
+	LangExplicit bool   `json:"le,omitempty"`
+	Route        string `json:"r,omitempty"` // adapter's note on where replies go
+	Ref          string `json:"f,omitempty"` // the message a pressed button was on
+	// TZ is the user's time zone when the platform knows it (Slack).
+	TZ string `json:"tz,omitempty"`
+	// HomeConv and HomeRoute address the user's private conversation with
+	// the bot (their DM), where reminders go; empty means this one.
+	HomeConv  string `json:"hc,omitempty"`
+	HomeRoute string `json:"hr,omitempty"`
+	// Case is the case a reminder is about.
+	Case int       `json:"cs,omitempty"`
+	At   time.Time `json:"at"`
 	// Throttled marks the first update over the user's rate: it gets one
 	// "please slow down" instead of a turn.
 	Throttled bool `json:"th,omitempty"`
@@ -72,6 +83,8 @@ type Reply struct {
 	Buttons  []Button  `json:"b,omitempty"`
 	Edit     string    `json:"e,omitempty"`
 	Chosen   string    `json:"ch,omitempty"`
+	// Reminder marks a reply that a fired reminder produced.
+	Reminder bool `json:"rm,omitempty"`
 }
 
 func encodeUpdate(u *Update) ([]byte, error) { return json.Marshal(u) }
@@ -93,7 +106,33 @@ func DecodeReply(b []byte) (Reply, error) {
 
 // UserData is what we keep per user across conversations.
 type UserData struct {
-	Lang string `json:"lang,omitempty"` // chosen with /language
+	Lang  string       `json:"lang,omitempty"` // chosen with /language
+	TZ    string       `json:"tz,omitempty"`   // chosen when asked (Telegram)
+	Cases []flows.Case `json:"cases,omitempty"`
+}
+
+// maxCases bounds the notebook: the oldest closed cases go first.
+const maxCases = 50
+
+// saveCase puts c into the notebook, replacing the case with its number.
+func (u *UserData) saveCase(c flows.Case) {
+	for i := range u.Cases {
+		if u.Cases[i].ID == c.ID {
+			u.Cases[i] = c
+			return
+		}
+	}
+	u.Cases = append(u.Cases, c)
+	for len(u.Cases) > maxCases {
+		drop := 0
+		for i, x := range u.Cases {
+			if x.Closed {
+				drop = i
+				break
+			}
+		}
+		u.Cases = append(u.Cases[:drop], u.Cases[drop+1:]...)
+	}
 }
 
 func decodeUser(b []byte) UserData {

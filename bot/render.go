@@ -3,6 +3,7 @@ package bot
 import (
 	"encoding/json"
 
+	"github.com/supportbot/supportbot/content"
 	"github.com/supportbot/supportbot/flows"
 )
 
@@ -21,19 +22,32 @@ func (d *Dispatcher) render(u *Update, res *flows.Result) []Reply {
 		}
 		out = append(out, r)
 	}
-	var data map[string]string
+	var data content.Data
 	for _, o := range res.Outputs {
 		if data == nil {
 			data = pack.Data(&res.Session)
 		}
-		text, err := pack.Render(lang, o.Key, data)
+		olang := lang
+		if o.Lang != "" {
+			olang = o.Lang
+		}
+		text, err := pack.Render(olang, o.Key, pack.With(data, o.Data, o.Items))
 		if err != nil {
 			// Lint makes this unreachable for a shipped pack; never send "".
-			d.cfg.Log.Error("render failed", "key", o.Key, "lang", lang, "err", err)
+			d.cfg.Log.Error("render failed", "key", o.Key, "lang", olang, "err", err)
 			text, _ = pack.Text(lang, flows.KeyGeneric)
 		}
 		r := base
 		r.Text = text
+		r.Reminder = u.Kind == KindReminder
+		if o.Edit && u.Ref != "" {
+			// The message follows the user: it replaces the pressed one,
+			// which therefore needs no collapsing.
+			r.Edit = u.Ref
+			if len(out) > 0 && out[0].Kind == Collapse {
+				out = out[1:]
+			}
+		}
 		if len(o.Buttons) > 0 {
 			r.Buttons = make([]Button, len(o.Buttons))
 			for i, b := range o.Buttons {

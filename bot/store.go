@@ -69,10 +69,25 @@ type Commit struct {
 	Outbox   []Outgoing
 	// Forget deletes, before anything else is written, every session of
 	// the user (on every platform, through the per-user index), their
-	// outboxes and their user record.
+	// outboxes, their user record and their reminders.
 	Forget      bool
 	SessionTTL  time.Duration
 	DeliveryTTL time.Duration
+	// Reminders are scheduled, each replacing a pending one with its ID.
+	Reminders []Reminder
+	// Cancel removes pending reminders by ID.
+	Cancel []string
+}
+
+// Reminder is a follow-up the user asked for, due at At. Data is the
+// encoded Update the Dispatcher accepts when it is due; Key is that
+// update's delivery id.
+type Reminder struct {
+	ID   string // one pending reminder per ID: "<user>|<case>"
+	User string
+	At   time.Time
+	Key  string
+	Data []byte
 }
 
 // Store is what the Dispatcher needs from a store. Implementations live
@@ -96,4 +111,17 @@ type Store interface {
 	// Ping checks that the store is reachable.
 	Ping(ctx context.Context) error
 	Close() error
+}
+
+// Reminders is the part of a store that keeps follow-up reminders
+// (scheduled through Commit.Reminders, cancelled through Commit.Cancel and
+// by Forget).
+type Reminders interface {
+	// ClaimReminders returns up to limit reminders due at now, and moves
+	// each one's time to now+lease so no other process takes it while it
+	// is being delivered. Claiming is atomic: one process gets each.
+	ClaimReminders(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Reminder, error)
+	// DeleteReminder removes a delivered reminder, if it is still the one
+	// with that delivery key (a newer one with the same ID stays).
+	DeleteReminder(ctx context.Context, id, key string) error
 }

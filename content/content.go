@@ -38,15 +38,12 @@ const (
 	MaxLabel = 40
 )
 
-// FrontEndKeys are keys the front ends use besides the engine's: the
-// descriptions of the commands for Telegram's menu.
-var FrontEndKeys = func() []string {
-	var ks []string
-	for _, c := range flows.Commands {
-		ks = append(ks, "commands."+c)
-	}
-	return ks
-}()
+// CommandKey is the content key of a command's description (Telegram's
+// command menu).
+func CommandKey(name string) string { return "commands." + name }
+
+// SourcesKey is the key listing the pages a sourced text's facts come from.
+func SourcesKey(key string) string { return "sources." + key }
 
 // Pack is a loaded, checked content pack.
 type Pack struct {
@@ -79,8 +76,8 @@ func (e *entry) textLine(n int) int {
 }
 
 // Data is what templates see: every slot of the flow, user text marked so
-// renderers show it as it is.
-type Data map[string]string
+// renderers show it as it is; "items" for lists.
+type Data map[string]any
 
 // Data builds template data from a session.
 func (p *Pack) Data(s *flows.Session) Data {
@@ -93,6 +90,40 @@ func (p *Pack) Data(s *flows.Session) Data {
 		d[sd.Name] = v
 	}
 	return d
+}
+
+// With returns data with an output's extra fields and list added (a saved
+// case, the list of cases), user text marked.
+func (p *Pack) With(d Data, fields map[string]string, items []map[string]string) Data {
+	if fields == nil && items == nil {
+		return d
+	}
+	out := make(Data, len(d)+len(fields)+1)
+	for k, v := range d {
+		out[k] = v
+	}
+	for k, v := range fields {
+		out[k] = p.mark(k, v)
+	}
+	if items != nil {
+		list := make([]map[string]string, len(items))
+		for i, it := range items {
+			m := make(map[string]string, len(it))
+			for k, v := range it {
+				m[k] = p.mark(k, v)
+			}
+			list[i] = m
+		}
+		out["items"] = list
+	}
+	return out
+}
+
+func (p *Pack) mark(slot, v string) string {
+	if p.userSlots[slot] {
+		return markup.Literal(v)
+	}
+	return v
 }
 
 // ErrNoText is returned for a key the pack does not have.
@@ -244,7 +275,7 @@ func flatten(p *problems, file, prefix string, n *yaml.Node, out map[string]*ent
 		return
 	}
 	e := &entry{file: file, line: n.Line}
-	isList := strings.HasPrefix(prefix, "keywords.") || strings.HasPrefix(prefix, "intents.")
+	isList := strings.HasPrefix(prefix, "keywords.") || strings.HasPrefix(prefix, "intents.") || strings.HasPrefix(prefix, "sources.")
 	switch {
 	case isList:
 		e.list = strings_(p, file, n, prefix)
@@ -317,7 +348,12 @@ func (pk *Pack) compileTemplates(p *problems) {
 	}
 }
 
+// hasSlot reports whether templates may read a field: a slot, or the
+// fields of case summaries and lists (id, closed, items).
 func (pk *Pack) hasSlot(name string) bool {
+	if name == "id" || name == "closed" || name == "items" {
+		return len(pk.Def.CaseFields) > 0
+	}
 	for _, s := range pk.Def.Slots {
 		if s.Name == name {
 			return true

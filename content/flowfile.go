@@ -65,6 +65,23 @@ func parseFlow(p *problems, file string, data []byte) (*flows.Definition, string
 			}
 		case "states":
 			statesNode = v
+		case "reminder":
+			d.Reminder = scalar(p, file, v, "reminder")
+		case "timezone_slot":
+			d.TZSlot = scalar(p, file, v, "timezone_slot")
+		case "case":
+			for _, kv := range pairs(v) {
+				switch kv[0].Value {
+				case "fields":
+					d.CaseFields = strings_(p, file, kv[1], "case fields")
+				case "slot":
+					d.CaseSlot = scalar(p, file, kv[1], "case slot")
+				case "due":
+					d.DueSlot = scalar(p, file, kv[1], "case due slot")
+				default:
+					p.add(file, kv[0].Line, "case: unknown field %q", kv[0].Value)
+				}
+			}
 		default:
 			p.add(file, k.Line, "unknown field %q", k.Value)
 		}
@@ -102,6 +119,8 @@ func parseValidator(p *problems, file, name string, n *yaml.Node) *flows.Validat
 			v.Pattern = re
 		case "format":
 			v.Format = scalar(p, file, val, "format")
+		case "date":
+			v.Date = scalar(p, file, val, "date") == "true"
 		case "max_len":
 			n, err := strconv.Atoi(scalar(p, file, val, "max_len"))
 			if err != nil || n < 1 {
@@ -141,6 +160,20 @@ func parseState(p *problems, file, name string, n *yaml.Node, validators map[str
 			st.Invalid = scalar(p, file, v, "invalid")
 		case "next":
 			st.Next = scalar(p, file, v, "next")
+		case "known":
+			st.Known = scalar(p, file, v, "known")
+		case "edit":
+			st.Edit = scalar(p, file, v, "edit") == "true"
+		case "lang":
+			st.LangSlot = scalar(p, file, v, "lang")
+		case "save_case":
+			st.SaveCase = scalar(p, file, v, "save_case") == "true"
+		case "close_case":
+			st.CloseCase = scalar(p, file, v, "close_case") == "true"
+		case "schedule":
+			st.Schedule = scalar(p, file, v, "schedule")
+		case "sourced":
+			st.Sourced = scalar(p, file, v, "sourced") == "true"
 		case "choices":
 			for _, cn := range v.Content {
 				st.Choices = append(st.Choices, parseChoice(p, file, name, cn))
@@ -163,6 +196,26 @@ func parseChoice(p *problems, file, state string, n *yaml.Node) *flows.Choice {
 			c.Next = scalar(p, file, v, "next")
 		case "reset":
 			c.Reset = scalar(p, file, v, "reset") == "true"
+		case "feedback":
+			c.Feedback = scalar(p, file, v, "feedback")
+		case "routes":
+			// - {slot: problem, value: service, next: ladder_chargeback}
+			for _, rn := range v.Content {
+				var r flows.Route
+				for _, f := range pairs(rn) {
+					switch f[0].Value {
+					case "slot":
+						r.Slot = scalar(p, file, f[1], "route slot")
+					case "value":
+						r.Value = scalar(p, file, f[1], "route value")
+					case "next":
+						r.Next = scalar(p, file, f[1], "route next")
+					default:
+						p.add(file, f[0].Line, "state %q: route: unknown field %q", state, f[0].Value)
+					}
+				}
+				c.Routes = append(c.Routes, r)
+			}
 		case "set":
 			c.Set = map[string]string{}
 			for _, s := range pairs(v) {

@@ -24,11 +24,11 @@ func (pk *Pack) usedKeys() map[string]ref {
 	d := pk.Def
 	used := map[string]ref{}
 	top := ref{file: d.File, line: d.Line}
-	for _, k := range flows.EngineKeys {
+	for _, k := range d.RequiredKeys() {
 		used[k] = top
 	}
-	for _, k := range FrontEndKeys {
-		used[k] = top
+	for _, c := range d.Commands() {
+		used[CommandKey(c)] = top
 	}
 	for _, l := range d.Languages {
 		used[flows.LangLabel(l)] = top
@@ -105,7 +105,16 @@ func (pk *Pack) lint(p *problems) {
 		for _, key := range sortedKeys(pk.texts[l]) {
 			e := pk.texts[l][key]
 			if e.list != nil {
-				if name, ok := strings.CutPrefix(key, "keywords."); ok {
+				if name, ok := strings.CutPrefix(key, "sources."); ok {
+					if _, ok := used[name]; !ok {
+						p.add(e.file, e.line, "sources for unknown text %q", name)
+					}
+					for _, u := range e.list {
+						if !strings.HasPrefix(u, "https://") || strings.ContainsAny(u, " \t") {
+							p.add(e.file, e.line, "source %q of %q is not an https:// address", u, name)
+						}
+					}
+				} else if name, ok := strings.CutPrefix(key, "keywords."); ok {
 					if _, ok := used[flows.ChoiceLabel(name)]; !ok {
 						p.add(e.file, e.line, "keywords for unknown choice %q", name)
 					}
@@ -116,6 +125,42 @@ func (pk *Pack) lint(p *problems) {
 			}
 			if _, ok := used[key]; !ok {
 				p.add(e.file, e.line, "text %q is not used", key)
+			}
+		}
+	}
+
+	// Texts that state facts list the pages they come from, in every
+	// language.
+	for _, n := range d.Order {
+		st := d.States[n]
+		if !st.Sourced {
+			continue
+		}
+		for _, k := range st.Texts {
+			for _, fixed := range combos(flows.KeySlots(k), d.SlotValues()) {
+				key := flows.ExpandKey(k, func(s string) string { return fixed[s] })
+				for _, l := range langs {
+					if e := pk.texts[l][SourcesKey(key)]; e == nil || len(e.list) == 0 {
+						at := pk.texts[l][key]
+						if at == nil {
+							p.add(d.File, st.Line, "text %q states facts but has no sources in %q", key, l)
+							continue
+						}
+						p.add(at.file, at.line, "text %q states facts but has no sources (%s) in %q", key, SourcesKey(key), l)
+					}
+				}
+			}
+		}
+	}
+	// A state shown in a language held by a slot: every value is a language.
+	for _, n := range d.Order {
+		st := d.States[n]
+		if st.LangSlot == "" {
+			continue
+		}
+		for _, v := range d.SlotValues()[st.LangSlot] {
+			if !pk.hasLang(v) {
+				p.add(d.File, st.Line, "state %q: slot %q can hold %q, which is not a language of the pack", n, st.LangSlot, v)
 			}
 		}
 	}
@@ -226,7 +271,32 @@ func (pk *Pack) samples(fixed map[string]string) []Data {
 			long[sd.Name] = markup.Literal(strings.Repeat("wxyz ", n/5+1)[:n])
 		}
 	}
+	// Lists and case summaries: a case number and a list of two cases.
+	for _, d := range []Data{full, long, empty} {
+		item := map[string]string{"id": "3", "closed": ""}
+		for _, f := range pk.Def.CaseFields {
+			if v, ok := d[f].(string); ok {
+				item[f] = v
+			}
+		}
+		closed := map[string]string{}
+		for k, v := range item {
+			closed[k] = v
+		}
+		closed["id"], closed["closed"] = "4", "yes"
+		d["id"], d["closed"] = "3", ""
+		d["items"] = []map[string]string{item, closed}
+	}
 	return []Data{full, long, empty}
+}
+
+func (pk *Pack) hasLang(l string) bool {
+	for _, x := range pk.Def.Languages {
+		if x == l {
+			return true
+		}
+	}
+	return false
 }
 
 // maxAnswer is the longest free-text answer a slot can hold, or 0 when a

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/looplab/fsm"
 )
@@ -27,8 +29,16 @@ const (
 
 // Reserved event names. Choice ids may not use them.
 const (
-	EventAnswer  = "answer"  // an Ask step received a valid answer
-	EventRestart = "restart" // back to the start, from anywhere
+	EventAnswer  = "answer"       // an Ask step received a valid answer
+	EventKnown   = "known_case"   // an Ask step's answer matches a saved case
+	EventRestart = "restart"      // back to the start, from anywhere
+	EventRemind  = "reminder_due" // a reminder fired, from anywhere
+)
+
+// Feedback verdicts a choice can record.
+const (
+	Worked = "worked"
+	Didnt  = "didnt"
 )
 
 // MaxButtonData is the largest button payload, in bytes: Telegram's
@@ -50,6 +60,19 @@ type Definition struct {
 	// Intents are whole-message phrases per language that work in every
 	// state: "restart" and "help". Normalised phrases.
 	Intents map[string]map[string][]Phrase
+
+	// Reminder is the state a fired reminder leads to; "" when the flow
+	// has no reminders.
+	Reminder string
+	// CaseFields are the slots a saved case keeps (the case notebook), and
+	// CaseSlot the slot holding the current case's number.
+	CaseFields []string
+	CaseSlot   string
+	// DueSlot holds the date the company promised (YYYY-MM-DD), for a
+	// reminder "on the promised date".
+	DueSlot string
+	// TZSlot holds the user's time zone (an IANA name).
+	TZSlot string
 
 	byState   map[string]fsm.Events // per-state event subsets, for cheap rebuilds
 	callbacks fsm.Callbacks
@@ -78,7 +101,26 @@ type State struct {
 	Validate *Validator
 	Invalid  string // content key shown when validation fails
 	Next     string // state after a valid answer
-	Line     int
+	// Known, for an Ask step, is where an answer goes when it matches the
+	// same slot of one of the user's open cases (the case is loaded).
+	Known string
+	// Edit makes the state's message replace the one whose button was
+	// pressed, so one message follows the user (the live-call companion).
+	Edit bool
+	// LangSlot names a slot whose value is the language of the state's
+	// texts (a draft in English for a Latvian user).
+	LangSlot string
+	// SaveCase saves the current case when the state is entered;
+	// CloseCase closes it.
+	SaveCase  bool
+	CloseCase bool
+	// Schedule names the slot holding when to remind ("24h", "48h",
+	// "168h" or "promised"); entering the state schedules the reminder.
+	Schedule string
+	// Sourced states state facts: lint requires a list of source pages
+	// (sources.<key>) for each of their texts, in every language.
+	Sourced bool
+	Line    int
 }
 
 // Choice is one button.
@@ -87,10 +129,21 @@ type Choice struct {
 	Next  string
 	Set   map[string]string // slots set when chosen
 	Reset bool              // clear every slot first
-	Line  int
+	// Routes send the choice elsewhere depending on a slot; the first that
+	// matches wins, Next is the default.
+	Routes []Route
+	// Feedback records "worked" or "didnt" for the state's first text.
+	Feedback string
+	Line     int
 	// Keywords per language: phrases that select this choice when typed.
 	// The button's label is always one of them.
 	Keywords map[string][]Phrase
+}
+
+// Route is a conditional destination: when Slot holds Value ("" matches an
+// empty slot), go to Next.
+type Route struct {
+	Slot, Value, Next string
 }
 
 // Phrase is a normalised keyword: its words, stemmed.
@@ -104,13 +157,21 @@ type Validator struct {
 	Format string
 	// MaxLen caps the answer, in characters.
 	MaxLen int
-	Line   int
+	// Date accepts a calendar date (2026-12-05, 5.12.2026, 5.12., 5/12)
+	// and keeps it as YYYY-MM-DD. A date without a year is this year's,
+	// unless that was more than two months ago: then next year's.
+	Date bool
+	Line int
 }
 
-// Check validates s and returns its normal form.
-func (v *Validator) Check(s string) (string, bool) {
+// Check validates s and returns its normal form; now places dates without
+// a year.
+func (v *Validator) Check(s string, now time.Time) (string, bool) {
 	if v.MaxLen > 0 && runeCount(s) > v.MaxLen {
 		return "", false
+	}
+	if v.Date {
+		return parseDate(s, now)
 	}
 	if v.Pattern == nil {
 		return s, true
@@ -177,6 +238,17 @@ func (d *Definition) Compile() Problems {
 	if d.States[d.Start] == nil {
 		add(d.Line, "start state %q does not exist", d.Start)
 	}
+	if d.Reminder != "" && d.States[d.Reminder] == nil {
+		add(d.Line, "reminder state %q does not exist", d.Reminder)
+	}
+	for _, f := range append(append([]string{}, d.CaseFields...), d.CaseSlot, d.TZSlot, d.DueSlot) {
+		if f != "" && !slots[f] {
+			add(d.Line, "case or time-zone slot %q is not declared", f)
+		}
+	}
+	if len(d.CaseFields) > 0 && d.CaseSlot == "" {
+		add(d.Line, "a case notebook needs case.slot: the slot holding the case number")
+	}
 	for _, name := range d.Order {
 		st := d.States[name]
 		seen := map[string]bool{}
@@ -200,9 +272,22 @@ func (d *Definition) Compile() Problems {
 		if st.Text == "" {
 			add(st.Line, "state %q: no text", name)
 		}
+		if st.Known != "" {
+			if st.Kind != Ask || d.States[st.Known] == nil || len(d.CaseFields) == 0 {
+				add(st.Line, "state %q: known needs an ask step, an existing state and a case notebook", name)
+			}
+		}
+		for _, sl := range []string{st.LangSlot, st.Schedule} {
+			if sl != "" && !slots[sl] {
+				add(st.Line, "state %q: unknown slot %q", name, sl)
+			}
+		}
+		if (st.SaveCase || st.CloseCase) && len(d.CaseFields) == 0 {
+			add(st.Line, "state %q: saves a case, but the flow has no case notebook", name)
+		}
 		for _, c := range st.Choices {
 			switch {
-			case c.ID == EventAnswer || c.ID == EventRestart:
+			case c.ID == EventAnswer || c.ID == EventRestart || c.ID == EventKnown || c.ID == EventRemind:
 				add(c.Line, "state %q: choice id %q is reserved", name, c.ID)
 			case !validID(c.ID):
 				add(c.Line, "state %q: choice id %q must be lower-case letters, digits and _", name, c.ID)
@@ -217,6 +302,14 @@ func (d *Definition) Compile() Problems {
 				if !slots[k] {
 					add(c.Line, "state %q: choice %q sets unknown slot %q", name, c.ID, k)
 				}
+			}
+			for _, r := range c.Routes {
+				if !slots[r.Slot] || d.States[r.Next] == nil {
+					add(c.Line, "state %q: choice %q: route on slot %q to %q: unknown slot or state", name, c.ID, r.Slot, r.Next)
+				}
+			}
+			if c.Feedback != "" && c.Feedback != Worked && c.Feedback != Didnt {
+				add(c.Line, "state %q: choice %q: feedback must be %q or %q", name, c.ID, Worked, Didnt)
 			}
 			if n := len(encodeData(maxNonce, c.ID)); n > MaxButtonData {
 				add(c.Line, "state %q: button data for %q is %d bytes, over Telegram's %d", name, c.ID, n, MaxButtonData)
@@ -252,9 +345,15 @@ func (d *Definition) edges(name string) []string {
 	var out []string
 	for _, c := range st.Choices {
 		out = append(out, c.Next)
+		for _, r := range c.Routes {
+			out = append(out, r.Next)
+		}
 	}
 	if st.Kind == Ask {
 		out = append(out, st.Next)
+	}
+	if st.Known != "" {
+		out = append(out, st.Known)
 	}
 	return out
 }
@@ -263,6 +362,10 @@ func (d *Definition) checkGraph() Problems {
 	var ps Problems
 	reach := map[string]bool{d.Start: true}
 	queue := []string{d.Start}
+	if d.Reminder != "" {
+		reach[d.Reminder] = true
+		queue = append(queue, d.Reminder)
+	}
 	for len(queue) > 0 {
 		n := queue[0]
 		queue = queue[1:]
@@ -312,6 +415,13 @@ func (d *Definition) checkSlotsSet() Problems {
 	}
 	// in[n] = slots certainly set on entering n; nil means not yet known (top).
 	in := map[string]map[string]bool{d.Start: {}}
+	caseSet := map[string]bool{}
+	for _, f := range d.CaseFields {
+		caseSet[f] = true
+	}
+	if d.CaseSlot != "" {
+		caseSet[d.CaseSlot] = true
+	}
 	meet := func(n string, set map[string]bool) bool {
 		cur, ok := in[n]
 		if !ok {
@@ -326,6 +436,18 @@ func (d *Definition) checkSlotsSet() Problems {
 			}
 		}
 		return changed
+	}
+	copySet := func(m map[string]bool) map[string]bool {
+		out := make(map[string]bool, len(m))
+		for k := range m {
+			out[k] = true
+		}
+		return out
+	}
+	if d.Reminder != "" {
+		// A reminder loads its case; a case was saved after the user chose
+		// its problem and channel.
+		meet(d.Reminder, copySet(caseSet))
 	}
 	for changed := true; changed; {
 		changed = false
@@ -345,7 +467,21 @@ func (d *Definition) checkSlotsSet() Problems {
 				for k := range c.Set {
 					out[k] = true
 				}
+				for _, r := range c.Routes {
+					if meet(r.Next, copySet(out)) {
+						changed = true
+					}
+				}
 				if meet(c.Next, out) {
+					changed = true
+				}
+			}
+			if st.Known != "" {
+				out := copySet(cur)
+				for k := range caseSet {
+					out[k] = true
+				}
+				if meet(st.Known, out) {
 					changed = true
 				}
 			}
@@ -449,11 +585,20 @@ func (d *Definition) build() {
 		var evs fsm.Events
 		for _, c := range st.Choices {
 			evs = append(evs, fsm.EventDesc{Name: c.ID, Src: []string{n}, Dst: c.Next})
+			for i, r := range c.Routes {
+				evs = append(evs, fsm.EventDesc{Name: routeEvent(c.ID, i), Src: []string{n}, Dst: r.Next})
+			}
 		}
 		if st.Kind == Ask {
 			evs = append(evs, fsm.EventDesc{Name: EventAnswer, Src: []string{n}, Dst: st.Next})
 		}
+		if st.Known != "" {
+			evs = append(evs, fsm.EventDesc{Name: EventKnown, Src: []string{n}, Dst: st.Known})
+		}
 		evs = append(evs, fsm.EventDesc{Name: EventRestart, Src: []string{n}, Dst: d.Start})
+		if d.Reminder != "" {
+			evs = append(evs, fsm.EventDesc{Name: EventRemind, Src: []string{n}, Dst: d.Reminder})
+		}
 		d.byState[n] = evs
 	}
 	d.callbacks = fsm.Callbacks{
@@ -464,6 +609,9 @@ func (d *Definition) build() {
 		},
 	}
 }
+
+// routeEvent names the event of a choice's ith route: "<choice>@<i>".
+func routeEvent(id string, i int) string { return id + "@" + strconv.Itoa(i) }
 
 // Events returns every FSM event of the flow (for graphs and tests).
 func (d *Definition) Events() fsm.Events {
@@ -480,10 +628,43 @@ func (d *Definition) Events() fsm.Events {
 func (d *Definition) Mermaid() (string, error) {
 	var evs fsm.Events
 	for _, e := range d.Events() {
-		if e.Name != EventRestart {
+		if e.Name != EventRestart && e.Name != EventRemind {
 			evs = append(evs, e)
 		}
 	}
 	f := fsm.NewFSM(d.Start, evs, nil)
 	return fsm.VisualizeForMermaidWithGraphType(f, fsm.StateDiagram)
+}
+
+var dateForms = []*regexp.Regexp{
+	regexp.MustCompile(`^(\d{4})-(\d{1,2})-(\d{1,2})$`),            // 2026-12-05
+	regexp.MustCompile(`^(\d{1,2})[./](\d{1,2})[./]?(\d{4})?\.?$`), // 5.12.2026, 5.12., 5/12
+}
+
+// parseDate reads the dates people type, day before month.
+func parseDate(s string, now time.Time) (string, bool) {
+	s = strings.TrimSpace(s)
+	var y, m, d int
+	if g := dateForms[0].FindStringSubmatch(s); g != nil {
+		y, _ = strconv.Atoi(g[1])
+		m, _ = strconv.Atoi(g[2])
+		d, _ = strconv.Atoi(g[3])
+	} else if g := dateForms[1].FindStringSubmatch(s); g != nil {
+		d, _ = strconv.Atoi(g[1])
+		m, _ = strconv.Atoi(g[2])
+		y, _ = strconv.Atoi(g[3])
+		if y == 0 {
+			y = now.Year()
+			if time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC).Before(now.AddDate(0, -2, 0)) {
+				y++
+			}
+		}
+	} else {
+		return "", false
+	}
+	t := time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC)
+	if t.Day() != d || int(t.Month()) != m || y < 2000 || y > 2100 {
+		return "", false // 31.2. or a year from another age
+	}
+	return t.Format("2006-01-02"), true
 }

@@ -15,11 +15,12 @@ import (
 type InputKind uint8
 
 const (
-	InText    InputKind = iota + 1 // typed a message
-	InButton                       // pressed a button; Input.Text holds its data
-	InCommand                      // sent a command; Input.Command and Input.Text (the arguments)
-	InResume                       // came back (a front end restarted): show where we are
-	InOther                        // sent something we cannot read: a photo, a sticker, a file
+	InText     InputKind = iota + 1 // typed a message
+	InButton                        // pressed a button; Input.Text holds its data
+	InCommand                       // sent a command; Input.Command and Input.Text (the arguments)
+	InResume                        // came back (a front end restarted): show where we are
+	InOther                         // sent something we cannot read: a photo, a sticker, a file
+	InReminder                      // a reminder the user asked for is due; Input.Case names its case
 )
 
 // Input is one thing the user did.
@@ -31,13 +32,52 @@ type Input struct {
 	// ("lv", "lv-LV", "LV"). UserLang is the user's own choice, which wins.
 	Lang     string
 	UserLang string
-	Now      time.Time
+	// TZ is the user's time zone when known (an IANA name).
+	TZ string
+	// Cases are the user's saved cases (the case notebook), read-only.
+	Cases []Case
+	// Case is the case a reminder is about.
+	Case int
+	Now  time.Time
+}
+
+// Case is one saved case: the slots the flow's notebook keeps.
+type Case struct {
+	ID      int               `json:"id"`
+	Fields  map[string]string `json:"f"`
+	Closed  bool              `json:"closed,omitempty"`
+	Created int64             `json:"c"`
+	Updated int64             `json:"u"`
+}
+
+// Remind asks the front end to come back later: after In, or on Date
+// (YYYY-MM-DD, in the user's time zone), about case Case.
+type Remind struct {
+	In   time.Duration
+	Date string
+	Case int
+}
+
+// Feedback is a "this worked / this didn't" on a text.
+type Feedback struct {
+	Key     string // the expanded content key of the text
+	Verdict string // Worked or Didnt
 }
 
 // Output is one message to show: a content key and its buttons.
 type Output struct {
 	Key     string // content key with its slots filled in
 	Buttons []Button
+	// Lang, when set, renders this output in another language than the
+	// turn's (a draft in English for a Latvian user).
+	Lang string
+	// Edit replaces the message whose button was pressed, instead of
+	// sending a new one.
+	Edit bool
+	// Data adds template data (one case's fields); Items is a list for
+	// templates that range over it (the user's cases).
+	Data  map[string]string
+	Items []map[string]string
 }
 
 // Button is one button of a message.
@@ -84,6 +124,15 @@ type Result struct {
 	Choices  []Chosen
 	Entered  []string
 	Outcome  Outcome
+
+	// SaveCase is a case to save (new or updated) in the user's notebook.
+	SaveCase *Case
+	// SetTZ is a time zone the user chose, to keep.
+	SetTZ string
+	// Remind schedules a reminder.
+	Remind *Remind
+	// Feedback is a "this worked / this didn't".
+	Feedback *Feedback
 }
 
 // Chosen is a choice accepted in a state.
@@ -114,6 +163,14 @@ const (
 	KeySlowDown       = "errors.slow_down"
 )
 
+// Keys of the case notebook, needed when a flow has one.
+const (
+	KeyCasesList   = "cases.list"   // ranges over .items
+	KeyCasesNone   = "cases.none"   // no case saved yet
+	KeyCaseSummary = "case.summary" // one case: its fields, .id
+	KeyCaseUnknown = "case.unknown" // /case N with no such case
+)
+
 // EngineKeys lists the keys above; a pack without one of them fails lint.
 var EngineKeys = []string{
 	KeyGreeting, KeyHelp, KeyPrivacy, KeyRestarted, KeyStale, KeyFlowChanged, KeyEmpty,
@@ -123,6 +180,26 @@ var EngineKeys = []string{
 
 // Commands the engine understands, without their slash.
 var Commands = []string{"start", "help", "reset", "language", "forget", "privacy"}
+
+// CaseCommands are the notebook's commands, for flows that have one.
+var CaseCommands = []string{"cases", "case"}
+
+// RequiredKeys lists the keys the engine may show for this flow.
+func (d *Definition) RequiredKeys() []string {
+	keys := append([]string{}, EngineKeys...)
+	if len(d.CaseFields) > 0 {
+		keys = append(keys, KeyCasesList, KeyCasesNone, KeyCaseSummary, KeyCaseUnknown)
+	}
+	return keys
+}
+
+// Commands lists the commands of this flow.
+func (d *Definition) Commands() []string {
+	if len(d.CaseFields) > 0 {
+		return append(append([]string{}, Commands...), CaseCommands...)
+	}
+	return Commands
+}
 
 // MaxInput is the longest message the engine reads, in characters.
 const MaxInput = 1000
@@ -247,6 +324,13 @@ func (t *turn) run() {
 	}
 	t.s.Lang = t.lang
 	t.s.Updated = now
+	if d.TZSlot != "" && t.in.TZ != "" && t.s.Get(d.TZSlot) != t.in.TZ {
+		t.s.set(d.TZSlot, t.in.TZ)
+	}
+	if t.in.Kind == InReminder {
+		t.reminded()
+		return
+	}
 	if fresh {
 		t.first()
 		return
@@ -351,11 +435,29 @@ func (t *turn) command() {
 	case "forget":
 		t.res.Forget = true
 		t.say(KeyForgotten)
-	default:
-		t.res.Outcome = Unknown
-		t.say(KeyUnknownCommand)
+	case "cases":
+		if len(t.def.CaseFields) == 0 {
+			t.unknownCommand()
+			return
+		}
+		t.listCases()
 		t.show(t.s.State, false)
+	case "case":
+		if len(t.def.CaseFields) == 0 {
+			t.unknownCommand()
+			return
+		}
+		t.showCase(args)
+		t.show(t.s.State, false)
+	default:
+		t.unknownCommand()
 	}
+}
+
+func (t *turn) unknownCommand() {
+	t.res.Outcome = Unknown
+	t.say(KeyUnknownCommand)
+	t.show(t.s.State, false)
 }
 
 func (t *turn) setLang(l string) {
@@ -394,7 +496,7 @@ func (t *turn) jump() bool {
 	for len(words) > 0 {
 		st := t.def.States[t.s.State]
 		if st.Kind == Ask {
-			if v, ok := st.check(words[0]); ok {
+			if v, ok := st.check(words[0], t.in.Now); ok {
 				t.s.set(st.Slot, v)
 				words = words[1:]
 				t.fire(EventAnswer)
@@ -518,7 +620,7 @@ func (t *turn) text() {
 		t.show(t.s.State, false)
 		return
 	}
-	v, ok := st.check(text)
+	v, ok := st.check(text, t.in.Now)
 	if !ok {
 		t.res.Outcome = Invalid
 		key := st.Invalid
@@ -531,6 +633,13 @@ func (t *turn) text() {
 	}
 	t.res.Outcome = Moved
 	t.s.set(st.Slot, v)
+	if st.Known != "" {
+		if c := t.findCase(st.Slot, v); c != nil {
+			t.loadCase(c)
+			t.fire(EventKnown)
+			return
+		}
+	}
 	t.fire(EventAnswer)
 }
 
@@ -586,13 +695,36 @@ func (t *turn) apply(c *Choice) {
 	t.res.Outcome = Moved
 	t.res.Chosen = ChoiceLabel(c.ID)
 	t.res.Choices = append(t.res.Choices, Chosen{t.s.State, c.ID})
+	if c.Feedback != "" {
+		st := t.def.States[t.s.State]
+		key := st.Text
+		if len(st.Texts) > 0 {
+			key = st.Texts[0]
+		}
+		t.res.Feedback = &Feedback{Key: t.expand(key), Verdict: c.Feedback}
+	}
 	if c.Reset {
+		// Start over forgets the conversation, not the user's time zone.
+		tz := t.s.Get(t.def.TZSlot)
 		t.s.Slots = nil
+		if tz != "" {
+			t.s.set(t.def.TZSlot, tz)
+		}
 	}
 	for k, v := range c.Set {
 		t.s.set(k, v)
+		if k == t.def.TZSlot {
+			t.res.SetTZ = v
+		}
 	}
-	t.fire(c.ID)
+	event := c.ID
+	for i, r := range c.Routes {
+		if t.s.Get(r.Slot) == r.Value {
+			event = routeEvent(c.ID, i)
+			break
+		}
+	}
+	t.fire(event)
 }
 
 // fire runs one FSM event, on an FSM rebuilt from the session's state with
@@ -618,6 +750,16 @@ func (t *turn) entered(state string) {
 	t.s.State = state
 	t.s.Version = t.def.Version
 	t.s.Nonce++
+	st := t.def.States[state]
+	if st.SaveCase {
+		t.saveCase(false)
+	}
+	if st.CloseCase {
+		t.saveCase(true)
+	}
+	if st.Schedule != "" {
+		t.schedule(st.Schedule)
+	}
 	if !t.quiet {
 		t.show(state, true)
 	}
@@ -628,11 +770,16 @@ func (t *turn) entered(state string) {
 func (t *turn) show(state string, full bool) {
 	st := t.def.States[state]
 	if st.Kind == Answer && full {
+		lang := ""
+		if st.LangSlot != "" {
+			lang = t.def.lang(t.s.Get(st.LangSlot))
+		}
 		for _, k := range st.Texts {
-			t.res.Outputs = append(t.res.Outputs, Output{Key: t.expand(k)})
+			t.res.Outputs = append(t.res.Outputs, Output{Key: t.expand(k), Lang: lang})
 		}
 	}
 	out := Output{Key: t.expand(st.Text), Buttons: make([]Button, 0, len(st.Choices))}
+	out.Edit = st.Edit && t.in.Kind == InButton && len(st.Texts) == 0
 	for _, c := range st.Choices {
 		out.Buttons = append(out.Buttons, Button{Label: ChoiceLabel(c.ID), Data: encodeData(t.s.Nonce, c.ID)})
 	}
@@ -668,14 +815,14 @@ func (st *State) skipChoice() *Choice {
 }
 
 // check validates a free-text answer for an Ask step.
-func (st *State) check(text string) (string, bool) {
+func (st *State) check(text string, now time.Time) (string, bool) {
 	if !hasWord(text) {
 		return "", false
 	}
 	if st.Validate == nil {
 		return text, runeCount(text) <= DefaultMaxAnswer
 	}
-	return st.Validate.Check(text)
+	return st.Validate.Check(text, now)
 }
 
 // Button data is "<nonce base 36>.<choice id>", or "L.<lang>" for a language

@@ -30,6 +30,8 @@ func FuzzEngine(f *testing.F) {
 		"clanguage lv\x00t2\x00t123-1234567-1234567\x00tthe box was empty\x00t3\x00b0",
 		"t\xff\xfe\x00t\x00o\x00r\x00cforget\x00b0",
 		"tstart over\x00thelp\x00cfrob x y\x00t99\x00traw:9zzzz.refund",
+		"tbill\x00t11112222\x00tphone\x00b\x02\x00tMaria\x00t5.12.\x00ccases\x00ccase 1\x00m\x01\x00b\x00",
+		"toutage\x00tskip\x00temail\x00b\x03\x00b\x00\x00b\x00\x00b\x00",
 	}
 	for _, s := range seeds {
 		f.Add([]byte(s))
@@ -38,6 +40,7 @@ func FuzzEngine(f *testing.F) {
 		for _, p := range packs {
 			var s flows.Session
 			var last flows.Result
+			var cases []flows.Case
 			at := time.Unix(1790000000, 0)
 			for i, chunk := range bytes.Split(data, []byte{0}) {
 				if i > 40 {
@@ -45,9 +48,14 @@ func FuzzEngine(f *testing.F) {
 				}
 				in := toInput(chunk, last)
 				at = at.Add(time.Second)
-				in.Now = at
+				in.Now, in.Cases = at, cases
 				res := p.Engine.Handle(s, in)
-				checkRenders(t, p, res)
+				if in.Kind != flows.InReminder || len(res.Outputs) > 0 {
+					checkRenders(t, p, res)
+				}
+				if c := res.SaveCase; c != nil {
+					cases = saveCase(cases, *c)
+				}
 				s, last = res.Session, res
 				// The stored form must always read back.
 				if !s.IsZero() {
@@ -94,6 +102,12 @@ func toInput(chunk []byte, last flows.Result) flows.Input {
 		return flows.Input{Kind: flows.InText, Text: rest, Lang: rest}
 	case 'u':
 		return flows.Input{Kind: flows.InButton, Text: rest}
+	case 'm':
+		n := 0
+		if len(rest) > 0 {
+			n = int(rest[0]) % 4
+		}
+		return flows.Input{Kind: flows.InReminder, Case: n}
 	}
 	return flows.Input{Kind: flows.InText, Text: rest}
 }
@@ -105,9 +119,13 @@ func checkRenders(t *testing.T, p *content.Pack, res flows.Result) {
 	}
 	data := p.Data(&res.Session)
 	for _, o := range res.Outputs {
-		out, err := p.Render(res.Lang, o.Key, data)
+		lang := res.Lang
+		if o.Lang != "" {
+			lang = o.Lang
+		}
+		out, err := p.Render(lang, o.Key, p.With(data, o.Data, o.Items))
 		if err != nil {
-			t.Fatalf("render %s/%s: %v", res.Lang, o.Key, err)
+			t.Fatalf("render %s/%s: %v", lang, o.Key, err)
 		}
 		plain := markup.Render(markup.Plain{}, out)
 		if len(bytes.TrimSpace([]byte(plain))) == 0 {
@@ -128,4 +146,14 @@ func checkRenders(t *testing.T, p *content.Pack, res flows.Result) {
 			}
 		}
 	}
+}
+
+func saveCase(cases []flows.Case, c flows.Case) []flows.Case {
+	for i := range cases {
+		if cases[i].ID == c.ID {
+			cases[i] = c
+			return cases
+		}
+	}
+	return append(cases, c)
 }

@@ -10,6 +10,7 @@ package metrics
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,7 +28,7 @@ var (
 	outcomes    = []flows.Outcome{flows.Moved, flows.Stale, flows.Unmatched, flows.Invalid, flows.BadInput,
 		flows.Commanded, flows.Unknown, flows.Reset, flows.Unsupported, flows.Failed, flows.Throttled}
 	replyResults = []string{"sent", "dropped", "failed"}
-	storeOps     = []string{"put_inbox", "inbox", "begin", "commit", "mark_sent", "finish", "ping"}
+	storeOps     = []string{"put_inbox", "inbox", "begin", "commit", "mark_sent", "finish", "ping", "claim_reminders", "delete_reminder"}
 )
 
 // Metrics holds every series. It implements bot.Observer and
@@ -52,6 +53,7 @@ type Metrics struct {
 	active      prometheus.GaugeFunc
 	entered     *prometheus.CounterVec
 	chosen      *prometheus.CounterVec
+	feedback    *prometheus.CounterVec
 
 	mu     sync.Mutex
 	recent map[string]time.Time // conversation key → last turn, for the active gauge
@@ -101,6 +103,7 @@ func New(def *flows.Definition, version, commit string) *Metrics {
 	r.MustRegister(m.active)
 	m.entered = counter("funnel_entered_total", "Conversations reaching each step of the flow.", "state")
 	m.chosen = counter("funnel_chosen_total", "Choices made at each step (problem, channel, ...).", "state", "choice")
+	m.feedback = counter("feedback_total", `"This worked" / "this didn't" per text of the content pack.`, "key", "verdict")
 	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "supportbot", Name: "build_info", Help: "Version and commit of the running binary."}, []string{"version", "commit"})
 	r.MustRegister(info)
 	info.WithLabelValues(version, commit).Set(1)
@@ -137,8 +140,56 @@ func New(def *flows.Definition, version, commit string) *Metrics {
 				m.chosen.WithLabelValues(name, c.ID)
 			}
 		}
+		for _, k := range FeedbackKeys(def) {
+			m.feedback.WithLabelValues(k, flows.Worked)
+			m.feedback.WithLabelValues(k, flows.Didnt)
+		}
 	}
 	return m
+}
+
+// FeedbackKeys lists the texts people can rate: the first text of every
+// state with a "worked / didn't" choice, for every value of its slots.
+func FeedbackKeys(def *flows.Definition) []string {
+	var keys []string
+	seen := map[string]bool{}
+	values := def.SlotValues()
+	for _, name := range def.Order {
+		st := def.States[name]
+		rated := false
+		for _, c := range st.Choices {
+			rated = rated || c.Feedback != ""
+		}
+		if !rated {
+			continue
+		}
+		key := st.Text
+		if len(st.Texts) > 0 {
+			key = st.Texts[0]
+		}
+		for _, k := range expandAll(key, values) {
+			if !seen[k] {
+				seen[k] = true
+				keys = append(keys, k)
+			}
+		}
+	}
+	return keys
+}
+
+// expandAll fills a key template with every combination of slot values.
+func expandAll(key string, values map[string][]string) []string {
+	out := []string{key}
+	for _, slot := range flows.KeySlots(key) {
+		var next []string
+		for _, k := range out {
+			for _, v := range values[slot] {
+				next = append(next, strings.Replace(k, "{"+slot+"}", v, 1))
+			}
+		}
+		out = next
+	}
+	return out
 }
 
 func (m *Metrics) countActive() float64 {
@@ -175,6 +226,9 @@ func (m *Metrics) Turn(u *bot.Update, res *flows.Result, took time.Duration) {
 	}
 	for _, c := range res.Choices {
 		m.chosen.WithLabelValues(c.State, c.Choice).Inc()
+	}
+	if f := res.Feedback; f != nil {
+		m.feedback.WithLabelValues(f.Key, f.Verdict).Inc()
 	}
 	m.mu.Lock()
 	m.recent[u.Conv] = m.now()
@@ -214,8 +268,34 @@ func (m *Metrics) Waited(platform string, d time.Duration) {
 	m.waitSeconds.WithLabelValues(platform).Add(d.Seconds())
 }
 
-// Store wraps a store to time every operation.
-func (m *Metrics) Store(s bot.Store) bot.Store { return &timedStore{s: s, m: m} }
+// Store wraps a store to time every operation. A store that keeps
+// reminders still does once wrapped.
+func (m *Metrics) Store(s bot.Store) bot.Store {
+	t := &timedStore{s: s, m: m}
+	if r, ok := s.(bot.Reminders); ok {
+		return &timedReminderStore{timedStore: t, r: r}
+	}
+	return t
+}
+
+type timedReminderStore struct {
+	*timedStore
+	r bot.Reminders
+}
+
+func (t *timedReminderStore) ClaimReminders(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]bot.Reminder, error) {
+	start := time.Now()
+	rs, err := t.r.ClaimReminders(ctx, now, lease, limit)
+	t.observe("claim_reminders", start, err)
+	return rs, err
+}
+
+func (t *timedReminderStore) DeleteReminder(ctx context.Context, id, key string) error {
+	start := time.Now()
+	err := t.r.DeleteReminder(ctx, id, key)
+	t.observe("delete_reminder", start, err)
+	return err
+}
 
 type timedStore struct {
 	s bot.Store

@@ -3,6 +3,7 @@ package metrics_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -150,4 +151,35 @@ func scrape(t *testing.T, m *metrics.Metrics) map[string]string {
 		}
 	}
 	return out
+}
+
+func TestFeedbackPerKey(t *testing.T) {
+	p, err := content.Load(os.DirFS("../../content/testdata"), "northwind")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := metrics.New(p.Def, "v", "c")
+	if got := scrape(t, m)[`supportbot_feedback_total{key="answer.outage.phone",verdict="didnt"}`]; got != "0" {
+		t.Fatalf("feedback series missing before any rating: %q", got)
+	}
+	d, err := bot.New(bot.Config{Store: m.Store(memory.New(nil)), Pack: p, Obs: m, Senders: map[string]bot.Sender{"slack": &sink{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go d.Run(ctx)
+	for i, text := range []string{"outage", "skip", "phone", "6"} { // 6: "This didn't"
+		u := bot.Update{ID: fmt.Sprint("s:", i), Platform: "slack", Conv: "s:c", User: "s:u", Kind: bot.KindText, Text: text}
+		if err := d.Handle(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := scrape(t, m)
+	if v := got[`supportbot_feedback_total{key="answer.outage.phone",verdict="didnt"}`]; v != "1" {
+		t.Errorf("feedback = %q", v)
+	}
+	if v := got[`supportbot_feedback_total{key="ladder.outage",verdict="worked"}`]; v != "0" {
+		t.Errorf("ladder feedback series = %q", v)
+	}
 }

@@ -143,13 +143,13 @@ func TestLint(t *testing.T) {
 	data, _ := os.ReadFile(texts)
 	os.WriteFile(texts, bytes.Replace(data, []byte("  via: Telefon oder E-Mail?\n"), nil, 1), 0o644)
 	out, _, code = runBin(t, "", nil, "lint", dir)
-	want := filepath.Join(dir, "en", "texts.yaml") + `:8: text "ask.via" is missing in "de"` + "\n"
+	want := filepath.Join(dir, "en", "texts.yaml") + `:11: text "ask.via" is missing in "de"` + "\n"
 	if code != 1 || out != want {
 		t.Fatalf("lint DIR: exit %d, out %q, want %q", code, out, want)
 	}
 	// The same pack refuses to start, with one line naming the problem.
 	_, stderr, code = runBin(t, "", []string{"CONTENT_DIR=" + dir})
-	if code != 2 || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, `texts.yaml:8: text "ask.via" is missing in "de"`) {
+	if code != 2 || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, `texts.yaml:11: text "ask.via" is missing in "de"`) {
 		t.Fatalf("start with a broken pack: exit %d, stderr %q", code, stderr)
 	}
 }

@@ -11,19 +11,23 @@ import (
 	"github.com/supportbot/supportbot/bot"
 )
 
-var _ bot.Store = (*Store)(nil)
+var (
+	_ bot.Store     = (*Store)(nil)
+	_ bot.Reminders = (*Store)(nil)
+)
 
 // Store keeps everything in maps behind one mutex.
 type Store struct {
-	mu       sync.Mutex
-	now      func() time.Time
-	closed   bool
-	inbox    map[string]bot.Delivery
-	done     map[string]time.Time // delivery id → expiry
-	sessions map[string]*session
-	users    map[string]*user
-	outbox   map[string][]bot.Outgoing
-	leases   map[string]lease
+	mu        sync.Mutex
+	now       func() time.Time
+	closed    bool
+	inbox     map[string]bot.Delivery
+	done      map[string]time.Time // delivery id → expiry
+	sessions  map[string]*session
+	users     map[string]*user
+	outbox    map[string][]bot.Outgoing
+	leases    map[string]lease
+	reminders map[string]bot.Reminder
 }
 
 type session struct {
@@ -50,13 +54,14 @@ func New(now func() time.Time) *Store {
 		now = time.Now
 	}
 	return &Store{
-		now:      now,
-		inbox:    map[string]bot.Delivery{},
-		done:     map[string]time.Time{},
-		sessions: map[string]*session{},
-		users:    map[string]*user{},
-		outbox:   map[string][]bot.Outgoing{},
-		leases:   map[string]lease{},
+		now:       now,
+		inbox:     map[string]bot.Delivery{},
+		done:      map[string]time.Time{},
+		sessions:  map[string]*session{},
+		users:     map[string]*user{},
+		outbox:    map[string][]bot.Outgoing{},
+		leases:    map[string]lease{},
+		reminders: map[string]bot.Reminder{},
 	}
 }
 
@@ -205,6 +210,49 @@ func (s *Store) Commit(_ context.Context, c bot.Commit) error {
 	for _, o := range c.Outbox {
 		s.outbox[c.Conv] = append(s.outbox[c.Conv], bot.Outgoing{Seq: o.Seq, Data: clone(o.Data)})
 	}
+	for _, id := range c.Cancel {
+		delete(s.reminders, id)
+	}
+	for _, r := range c.Reminders {
+		r.Data = clone(r.Data)
+		s.reminders[r.ID] = r
+	}
+	return nil
+}
+
+// ClaimReminders implements bot.Store.
+func (s *Store) ClaimReminders(_ context.Context, now time.Time, lease time.Duration, limit int) ([]bot.Reminder, error) {
+	if err := s.lock(); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	var due []bot.Reminder
+	for _, r := range s.reminders {
+		if !r.At.After(now) {
+			due = append(due, r)
+		}
+	}
+	sort.Slice(due, func(i, j int) bool { return due[i].At.Before(due[j].At) })
+	if limit > 0 && len(due) > limit {
+		due = due[:limit]
+	}
+	for i, r := range due {
+		r.At = now.Add(lease)
+		s.reminders[r.ID] = r
+		due[i].Data = clone(r.Data)
+	}
+	return due, nil
+}
+
+// DeleteReminder implements bot.Store.
+func (s *Store) DeleteReminder(_ context.Context, id, key string) error {
+	if err := s.lock(); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	if r, ok := s.reminders[id]; ok && r.Key == key {
+		delete(s.reminders, id)
+	}
 	return nil
 }
 
@@ -212,13 +260,18 @@ func (s *Store) Commit(_ context.Context, c bot.Commit) error {
 func (s *Store) forget(id string) {
 	u := s.users[id]
 	if u == nil {
-		return
+		u = &user{}
 	}
 	for conv := range u.convs {
 		delete(s.sessions, conv)
 		delete(s.outbox, conv)
 	}
 	delete(s.users, id)
+	for rid, r := range s.reminders {
+		if r.User == id {
+			delete(s.reminders, rid)
+		}
+	}
 }
 
 // MarkSent implements bot.Store.
@@ -291,6 +344,9 @@ func (s *Store) Keys() []string {
 	}
 	for k := range s.inbox {
 		out = append(out, "inbox:"+k)
+	}
+	for k := range s.reminders {
+		out = append(out, "reminder:"+k)
 	}
 	sort.Strings(out)
 	return out

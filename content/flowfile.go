@@ -174,9 +174,14 @@ func parseState(p *problems, file, name string, n *yaml.Node, validators map[str
 			st.Schedule = scalar(p, file, v, "schedule")
 		case "sourced":
 			st.Sourced = scalar(p, file, v, "sourced") == "true"
+		case "set":
+			st.Set = map[string]string{}
+			for _, kv := range pairs(v) {
+				st.Set[kv[0].Value] = scalar(p, file, kv[1], "a slot value")
+			}
 		case "choices":
-			for _, cn := range v.Content {
-				st.Choices = append(st.Choices, parseChoice(p, file, name, cn))
+			for _, cn := range resolve(v).Content {
+				st.Choices = append(st.Choices, parseChoice(p, file, name, resolve(cn)))
 			}
 		default:
 			p.add(file, k.Line, "state %q: unknown field %q", name, k.Value)
@@ -200,7 +205,7 @@ func parseChoice(p *problems, file, state string, n *yaml.Node) *flows.Choice {
 			c.Feedback = scalar(p, file, v, "feedback")
 		case "routes":
 			// - {slot: problem, value: service, next: ladder_chargeback}
-			for _, rn := range v.Content {
+			for _, rn := range resolve(v).Content {
 				var r flows.Route
 				for _, f := range pairs(rn) {
 					switch f[0].Value {

@@ -109,9 +109,14 @@ func (pk *Pack) lint(p *problems) {
 					if _, ok := used[name]; !ok {
 						p.add(e.file, e.line, "sources for unknown text %q", name)
 					}
+					// Each entry is a page, or "none: why" where no official
+					// page says it: the text must then say so too.
 					for _, u := range e.list {
-						if !strings.HasPrefix(u, "https://") || strings.ContainsAny(u, " \t") {
-							p.add(e.file, e.line, "source %q of %q is not an https:// address", u, name)
+						if why, ok := strings.CutPrefix(u, "none:"); ok && strings.TrimSpace(why) != "" {
+							continue
+						}
+						if !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") || strings.ContainsAny(u, " \t") {
+							p.add(e.file, e.line, "source %q of %q is neither a web address nor \"none: <why>\"", u, name)
 						}
 					}
 				} else if name, ok := strings.CutPrefix(key, "keywords."); ok {

@@ -39,20 +39,30 @@ func parseYAML(p *problems, file string, data []byte) *yaml.Node {
 	return doc.Content[0]
 }
 
+// resolve follows a YAML alias (*name) to its anchor.
+func resolve(n *yaml.Node) *yaml.Node {
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	return n
+}
+
 // pairs iterates a mapping node's key/value pairs in file order.
 func pairs(n *yaml.Node) [][2]*yaml.Node {
+	n = resolve(n)
 	if n == nil || n.Kind != yaml.MappingNode {
 		return nil
 	}
 	out := make([][2]*yaml.Node, 0, len(n.Content)/2)
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		out = append(out, [2]*yaml.Node{n.Content[i], n.Content[i+1]})
+		out = append(out, [2]*yaml.Node{n.Content[i], resolve(n.Content[i+1])})
 	}
 	return out
 }
 
 // scalar reads a scalar value, reporting a problem for anything else.
 func scalar(p *problems, file string, n *yaml.Node, what string) string {
+	n = resolve(n)
 	if n.Kind != yaml.ScalarNode {
 		p.add(file, n.Line, "%s must be a single value", what)
 		return ""
@@ -61,6 +71,7 @@ func scalar(p *problems, file string, n *yaml.Node, what string) string {
 }
 
 func strings_(p *problems, file string, n *yaml.Node, what string) []string {
+	n = resolve(n)
 	if n.Kind == yaml.ScalarNode {
 		return []string{n.Value}
 	}

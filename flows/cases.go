@@ -41,10 +41,13 @@ func (t *turn) caseByID(id int) *Case {
 	return nil
 }
 
-// loadCase puts a saved case into the session's slots.
-func (t *turn) loadCase(c *Case) {
+// loadCase puts a saved case into the session's slots. Unless overwrite,
+// what the user has just told us (the problem they picked) stays.
+func (t *turn) loadCase(c *Case, overwrite bool) {
 	for _, f := range t.def.CaseFields {
-		t.s.set(f, c.Fields[f])
+		if overwrite || t.s.Get(f) == "" {
+			t.s.set(f, c.Fields[f])
+		}
 	}
 	t.s.set(t.def.CaseSlot, strconv.Itoa(c.ID))
 }
@@ -103,7 +106,7 @@ func (t *turn) reminded() {
 		return
 	}
 	t.res.Outcome = Moved
-	t.loadCase(c)
+	t.loadCase(c, true)
 	t.fire(EventRemind)
 }
 

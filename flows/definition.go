@@ -120,7 +120,10 @@ type State struct {
 	// Sourced states state facts: lint requires a list of source pages
 	// (sources.<key>) for each of their texts, in every language.
 	Sourced bool
-	Line    int
+	// Set sets slots on entering the state (a rung remembers it was
+	// reached).
+	Set  map[string]string
+	Line int
 }
 
 // Choice is one button.
@@ -255,7 +258,7 @@ func (d *Definition) Compile() Problems {
 		switch st.Kind {
 		case Choose, Answer:
 			if len(st.Choices) == 0 {
-				add(st.Line, "state %q: a %s step needs at least one choice", name, st.Kind)
+				add(st.Line, "state %q: %s steps need at least one choice", name, st.Kind)
 			}
 		case Ask:
 			if st.Slot == "" {
@@ -280,6 +283,11 @@ func (d *Definition) Compile() Problems {
 		for _, sl := range []string{st.LangSlot, st.Schedule} {
 			if sl != "" && !slots[sl] {
 				add(st.Line, "state %q: unknown slot %q", name, sl)
+			}
+		}
+		for k := range st.Set {
+			if !slots[k] {
+				add(st.Line, "state %q: sets unknown slot %q", name, k)
 			}
 		}
 		if (st.SaveCase || st.CloseCase) && len(d.CaseFields) == 0 {
@@ -457,6 +465,10 @@ func (d *Definition) checkSlotsSet() Problems {
 				continue
 			}
 			st := d.States[n]
+			cur = copySet(cur)
+			for k := range st.Set {
+				cur[k] = true
+			}
 			for _, c := range st.Choices {
 				out := map[string]bool{}
 				if !c.Reset {
@@ -537,6 +549,12 @@ func KeySlots(key string) []string {
 func (d *Definition) SlotValues() map[string][]string {
 	seen := map[string]map[string]bool{}
 	for _, n := range d.Order {
+		for k, v := range d.States[n].Set {
+			if seen[k] == nil {
+				seen[k] = map[string]bool{}
+			}
+			seen[k][v] = true
+		}
 		for _, c := range d.States[n].Choices {
 			for k, v := range c.Set {
 				if seen[k] == nil {

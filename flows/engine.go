@@ -635,7 +635,7 @@ func (t *turn) text() {
 	t.s.set(st.Slot, v)
 	if st.Known != "" {
 		if c := t.findCase(st.Slot, v); c != nil {
-			t.loadCase(c)
+			t.loadCase(c, false)
 			t.fire(EventKnown)
 			return
 		}
@@ -751,6 +751,9 @@ func (t *turn) entered(state string) {
 	t.s.Version = t.def.Version
 	t.s.Nonce++
 	st := t.def.States[state]
+	for k, v := range st.Set {
+		t.s.set(k, v)
+	}
 	if st.SaveCase {
 		t.saveCase(false)
 	}

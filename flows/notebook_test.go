@@ -144,7 +144,8 @@ func TestCaseNotebook(t *testing.T) {
 	// A new conversation about the same account offers to continue.
 	u.do(cmd("reset", ""))
 	r = u.walk(text("outage"), text("11112222"))
-	if u.s.State != "resume" || u.s.Get("caseno") != "1" || u.s.Get("agent") != "Maria" || u.s.Get("topic") != "bill" {
+	// What the user just chose stays; what they told us before comes back.
+	if u.s.State != "resume" || u.s.Get("caseno") != "1" || u.s.Get("agent") != "Maria" || u.s.Get("topic") != "outage" || u.s.Get("due") != "2026-12-05" {
 		t.Fatalf("resume: state %q slots %v", u.s.State, u.s.Slots)
 	}
 	// A different account starts a second case.

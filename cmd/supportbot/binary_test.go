@@ -199,3 +199,23 @@ func copyDir(t *testing.T, from, to string) {
 		t.Fatal(err)
 	}
 }
+
+// With STORE set, the terminal's conversation survives the process: the
+// second run shows the current question again instead of a new greeting.
+func TestTerminalResumesStoredConversation(t *testing.T) {
+	db := "bolt:" + filepath.Join(t.TempDir(), "chat.db")
+	out, stderr, code := runBin(t, "2\n123 1234567 1234567\n", []string{"STORE=" + db})
+	if code != 0 || !strings.Contains(out, "In one line, what is the refund for?") {
+		t.Fatalf("first run: exit %d\n%s%s", code, out, stderr)
+	}
+	out, stderr, code = runBin(t, "skip\n", []string{"STORE=" + db})
+	if code != 0 {
+		t.Fatalf("second run: exit %d: %s", code, stderr)
+	}
+	if strings.Contains(out, "Hi! I help you") || !strings.HasPrefix(out, "In one line, what is the refund for?") {
+		t.Fatalf("second run did not resume:\n%s", out)
+	}
+	if !strings.Contains(out, "How would you like to reach Amazon?") {
+		t.Fatalf("second run did not go on:\n%s", out)
+	}
+}

@@ -318,7 +318,7 @@ func (pk *Pack) maxAnswer(slot string) int {
 			n = max(n, flows.DefaultMaxAnswer)
 		case v.MaxLen > 0:
 			n = max(n, v.MaxLen)
-		case v.Format == "":
+		case v.Format == "" && !v.Date:
 			n = max(n, flows.MaxInput)
 		}
 	}

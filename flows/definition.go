@@ -548,19 +548,24 @@ func KeySlots(key string) []string {
 // SlotValues lists, per slot, the values choices can set, sorted.
 func (d *Definition) SlotValues() map[string][]string {
 	seen := map[string]map[string]bool{}
+	// Setting "" clears a slot; it is not one of its values (a slot only
+	// ever cleared is still the user's free text).
+	add := func(k, v string) {
+		if v == "" {
+			return
+		}
+		if seen[k] == nil {
+			seen[k] = map[string]bool{}
+		}
+		seen[k][v] = true
+	}
 	for _, n := range d.Order {
 		for k, v := range d.States[n].Set {
-			if seen[k] == nil {
-				seen[k] = map[string]bool{}
-			}
-			seen[k][v] = true
+			add(k, v)
 		}
 		for _, c := range d.States[n].Choices {
 			for k, v := range c.Set {
-				if seen[k] == nil {
-					seen[k] = map[string]bool{}
-				}
-				seen[k][v] = true
+				add(k, v)
 			}
 		}
 	}

@@ -108,6 +108,7 @@ func (s *Store) Inbox(_ context.Context, limit int) ([]bot.Delivery, error) {
 	defer s.mu.Unlock()
 	out := make([]bot.Delivery, 0, len(s.inbox))
 	for _, d := range s.inbox {
+		d.Data = clone(d.Data)
 		out = append(out, d)
 	}
 	sort.Slice(out, func(i, j int) bool {

@@ -1,8 +1,23 @@
 package main
 
-import "errors"
+import (
+	"github.com/supportbot/supportbot/bot/telegram"
+)
 
-// newTelegram builds the Telegram platform.
+// newTelegram builds the Telegram platform from TELEGRAM_* settings. It
+// does no network I/O: the adapter connects in Run, and retries there.
 func newTelegram(d *deps) (platform, error) {
-	return nil, errors.New("TELEGRAM_BOT_TOKEN: Telegram support is not built yet")
+	c := d.cfg.Telegram
+	return telegram.New(telegram.Config{
+		Token:         c.Token,
+		APIURL:        c.APIURL,
+		WebhookURL:    c.WebhookURL,
+		WebhookSecret: c.WebhookSecret,
+		Rate:          c.Rate,
+		ChatRate:      c.ChatRate,
+		Pack:          d.pack,
+		In:            d.in,
+		Log:           d.log,
+		Obs:           d.obs,
+	})
 }

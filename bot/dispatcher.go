@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/supportbot/supportbot/content"
@@ -88,9 +89,11 @@ type job struct {
 	done chan struct{} // closed when the turn is over (Handle waits on it)
 }
 
+// queue is one conversation's waiting turns. Appending and the worker's
+// exit check happen under Dispatcher.mu, so a job is never left behind.
 type queue struct {
-	ch   chan job
-	refs int // enqueuers about to send on ch
+	items []job
+	space chan struct{} // closed when a full queue gets room; nil otherwise
 }
 
 // New returns a Dispatcher. It does no I/O.
@@ -229,40 +232,43 @@ func (d *Dispatcher) isKnown(id string) bool {
 func (d *Dispatcher) enqueue(ctx context.Context, j job) error {
 	conv := j.u.Conv
 	d.mu.Lock()
-	if d.closing {
+	for {
+		if d.closing {
+			d.mu.Unlock()
+			return ErrClosed
+		}
+		if d.known[j.u.ID] {
+			d.mu.Unlock()
+			return nil
+		}
+		q := d.convs[conv]
+		if q == nil {
+			q = &queue{}
+			d.convs[conv] = q
+			d.wg.Add(1)
+			go d.worker(conv, q)
+		}
+		if len(q.items) < d.cfg.QueueSize {
+			q.items = append(q.items, j)
+			d.known[j.u.ID] = true
+			d.mu.Unlock()
+			return nil
+		}
+		// Full: wait for the worker to take one, then look again.
+		if q.space == nil {
+			q.space = make(chan struct{})
+		}
+		space := q.space
 		d.mu.Unlock()
-		return ErrClosed
+		select {
+		case <-space:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-d.closed:
+			return ErrClosed
+		}
+		d.mu.Lock()
 	}
-	if d.known[j.u.ID] {
-		d.mu.Unlock()
-		return nil
-	}
-	q := d.convs[conv]
-	if q == nil {
-		q = &queue{ch: make(chan job, d.cfg.QueueSize)}
-		d.convs[conv] = q
-		d.wg.Add(1)
-		go d.worker(conv, q)
-	}
-	q.refs++
-	d.known[j.u.ID] = true
-	d.mu.Unlock()
-
-	var err error
-	select {
-	case q.ch <- j:
-	case <-ctx.Done():
-		err = ctx.Err()
-	case <-d.closed:
-		err = ErrClosed
-	}
-	d.mu.Lock()
-	q.refs--
-	if err != nil {
-		delete(d.known, j.u.ID)
-	}
-	d.mu.Unlock()
-	return err
 }
 
 // worker runs one conversation's turns in order, and exits when its queue
@@ -271,26 +277,31 @@ func (d *Dispatcher) worker(conv string, q *queue) {
 	defer d.wg.Done()
 	for {
 		d.mu.Lock()
-		if d.closing || (len(q.ch) == 0 && q.refs == 0) {
+		if d.closing || len(q.items) == 0 {
 			delete(d.convs, conv)
+			left := q.items
+			q.items = nil
+			if q.space != nil {
+				close(q.space)
+				q.space = nil
+			}
 			d.mu.Unlock()
 			// Whatever is left stays in the inbox for the next start.
-			for {
-				select {
-				case j := <-q.ch:
-					d.unknow(j)
-				default:
-					return
-				}
+			for _, j := range left {
+				d.unknow(j)
 			}
+			return
+		}
+		j := q.items[0]
+		q.items[0] = job{}
+		q.items = q.items[1:]
+		if q.space != nil {
+			close(q.space)
+			q.space = nil
 		}
 		d.mu.Unlock()
-		select {
-		case j := <-q.ch:
-			d.process(j)
-			d.unknow(j)
-		case <-d.closed:
-		}
+		d.process(j)
+		d.unknow(j)
 	}
 }
 
@@ -593,16 +604,19 @@ func (d *Dispatcher) run(u *Update, sess flows.Session, in flows.Input) (res *fl
 
 // flush sends the replies a turn just committed.
 func (d *Dispatcher) flush(ctx context.Context, conv string, out []Outgoing, replies []Reply) bool {
+	var m marks
 	for i := range out {
-		if !d.sendOne(ctx, conv, out[i].Seq, &replies[i]) {
+		if !d.sendOne(ctx, conv, out[i].Seq, &replies[i], &m) {
+			m.wait()
 			return false
 		}
 	}
-	return true
+	return m.wait()
 }
 
 // flushStored sends replies left in the outbox by an earlier run.
 func (d *Dispatcher) flushStored(ctx context.Context, conv string, out []Outgoing) bool {
+	var m marks
 	for _, o := range out {
 		r, err := DecodeReply(o.Data)
 		if err != nil {
@@ -610,14 +624,29 @@ func (d *Dispatcher) flushStored(ctx context.Context, conv string, out []Outgoin
 			_ = d.cfg.Store.MarkSent(ctx, conv, o.Seq)
 			continue
 		}
-		if !d.sendOne(ctx, conv, o.Seq, &r) {
+		if !d.sendOne(ctx, conv, o.Seq, &r, &m) {
+			m.wait()
 			return false
 		}
 	}
-	return true
+	return m.wait()
 }
 
-func (d *Dispatcher) sendOne(ctx context.Context, conv string, seq uint64, r *Reply) bool {
+// marks tracks the MarkSent writes of one flush. They run in the
+// background so the next reply does not wait for a durable write; the
+// worker holds the conversation's lease until they are all done, so no
+// other process can see the outbox meanwhile and send a reply again.
+type marks struct {
+	wg     sync.WaitGroup
+	failed atomic.Bool
+}
+
+func (m *marks) wait() bool {
+	m.wg.Wait()
+	return !m.failed.Load()
+}
+
+func (d *Dispatcher) sendOne(ctx context.Context, conv string, seq uint64, r *Reply, m *marks) bool {
 	s := d.cfg.Senders[r.Platform]
 	if s == nil {
 		d.cfg.Log.Error("no sender for platform; the reply waits in the outbox", "platform", r.Platform, "conv", ConvHash(conv))
@@ -635,18 +664,24 @@ func (d *Dispatcher) sendOne(ctx context.Context, conv string, seq uint64, r *Re
 		}
 		return false
 	}
-	wait := 10 * time.Millisecond
-	for {
-		err := d.cfg.Store.MarkSent(ctx, conv, seq)
-		if err == nil {
-			return true
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		wait := 10 * time.Millisecond
+		for {
+			err := d.cfg.Store.MarkSent(ctx, conv, seq)
+			if err == nil {
+				return
+			}
+			d.cfg.Obs.StoreError("mark_sent", err)
+			if !sleep(ctx, wait) {
+				m.failed.Store(true)
+				return
+			}
+			wait = min(wait*2, 2*time.Second)
 		}
-		d.cfg.Obs.StoreError("mark_sent", err)
-		if !sleep(ctx, wait) {
-			return false
-		}
-		wait = min(wait*2, 2*time.Second)
-	}
+	}()
+	return true
 }
 
 // ConvHash is how logs name a conversation: a short hash, never the

@@ -496,7 +496,9 @@ func (t *turn) jump() bool {
 	for len(words) > 0 {
 		st := t.def.States[t.s.State]
 		if st.Kind == Ask {
-			if v, ok := st.check(words[0], t.in.Now); ok {
+			// Only a structured answer (an order number, a date) is taken
+			// from the words; a free-text step would swallow the next word.
+			if v, ok := st.check(words[0], t.in.Now); ok && st.structured() {
 				t.s.set(st.Slot, v)
 				words = words[1:]
 				t.fire(EventAnswer)
@@ -524,8 +526,14 @@ func (t *turn) jump() bool {
 	return true
 }
 
+// structured reports whether an Ask step takes a shaped answer.
+func (st *State) structured() bool {
+	return st.Validate != nil && (st.Validate.Pattern != nil || st.Validate.Date)
+}
+
 // matchPrefix finds the choice whose id or keyword matches the longest run of
-// leading words.
+// leading words, in the user's language first, then in any language of the
+// pack ("/support atmaksa e-pasts" works for everyone).
 func (t *turn) matchPrefix(st *State, words []string) (*Choice, int) {
 	for n := min(len(words), 4); n > 0; n-- {
 		p := MakePhrase(strings.Join(words[:n], " "))
@@ -541,6 +549,17 @@ func (t *turn) matchPrefix(st *State, words []string) (*Choice, int) {
 			for _, kw := range t.keywords(c) {
 				if kw.Equal(p) {
 					found = c
+				}
+			}
+		}
+		if found == nil {
+			for _, l := range t.def.Languages {
+				for _, c := range st.Choices {
+					for _, kw := range c.Keywords[l] {
+						if found == nil && kw.Equal(p) {
+							found = c
+						}
+					}
 				}
 			}
 		}

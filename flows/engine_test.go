@@ -372,3 +372,18 @@ func TestHandleDoesNotChangeInput(t *testing.T) {
 		t.Fatalf("input session changed: %+v", s)
 	}
 }
+
+func TestJumpSkipsFreeTextAndReadsAnyLanguage(t *testing.T) {
+	p := shipped(t)
+	// "/start refund_phone": the free-text details step is skipped, not
+	// filled with "phone".
+	r := p.Engine.Handle(flows.Session{}, flows.Input{Kind: flows.InCommand, Command: "start", Text: "refund_phone", Lang: "en", Now: now})
+	if r.Session.State != "answer" || r.Session.Get("details") != "" || r.Session.Get("channel") != "phone" {
+		t.Fatalf("refund_phone: state %q slots %v", r.Session.State, r.Session.Slots)
+	}
+	// Latvian words for an English user (Slack's /support has one name).
+	r = p.Engine.Handle(flows.Session{}, flows.Input{Kind: flows.InCommand, Command: "start", Text: "atmaksa e-pasts", Lang: "en", Now: now})
+	if r.Session.State != "answer" || r.Session.Get("problem") != "refund" || r.Session.Get("channel") != "email" || r.Lang != "en" {
+		t.Fatalf("atmaksa e-pasts: state %q slots %v lang %s", r.Session.State, r.Session.Slots, r.Lang)
+	}
+}

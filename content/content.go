@@ -38,6 +38,13 @@ const (
 	MaxLabel = 40
 )
 
+// KeyMovedToDM is the note Slack's /support shows in a channel before the
+// conversation goes on in a direct message.
+const KeyMovedToDM = "note.moved_to_dm"
+
+// FrontEndKeys are keys the front ends use besides the engine's.
+var FrontEndKeys = []string{KeyMovedToDM}
+
 // CommandKey is the content key of a command's description (Telegram's
 // command menu).
 func CommandKey(name string) string { return "commands." + name }

@@ -30,6 +30,9 @@ func (pk *Pack) usedKeys() map[string]ref {
 	for _, c := range d.Commands() {
 		used[CommandKey(c)] = top
 	}
+	for _, k := range FrontEndKeys {
+		used[k] = top
+	}
 	for _, l := range d.Languages {
 		used[flows.LangLabel(l)] = top
 	}

@@ -34,6 +34,9 @@ var broken = []brokenPack{
 	{"unused_text", "en/texts.yaml", "greeting: Hello", "farewell: Bye\ngreeting: Hello"},
 	{"slot_not_set", "flow.yaml", "      - answer.{topic}.{via}", "      - answer.{topic}.{via}\n      - extra.{account}"},
 	{"unpaired_bold", "en/texts.yaml", "*Billing line:* call", "*Billing line: call"},
+	{"rung_without_source", "de/texts.yaml", "  ladder.outage: [https://example.com/northwind/outages]\n", ""},
+	{"source_not_an_address", "en/texts.yaml", "ladder.bill: [https://example.com/northwind/billing]", "ladder.bill: [our own knowledge]"},
+	{"draft_language_not_in_pack", "flow.yaml", "{id: draft_de, set: {draftlang: de}, next: draft}", "{id: draft_de, set: {draftlang: fr}, next: draft}"},
 }
 
 // packFS copies the test pack into memory, applying one change.

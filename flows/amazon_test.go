@@ -54,8 +54,8 @@ func TestAmazonAllPairs(t *testing.T) {
 						}
 						steps = append(steps, step{in: press("buttons." + ch), state: "answer", keys: []string{
 							"answer." + prob + "." + ch + ".steps", "ready." + prob, "answer." + prob + "." + ch + ".say", "tip." + ch, "answer.next"}})
-						steps = append(steps, step{in: press("buttons.cant_help"), state: "escalate", keys: []string{"escalate." + prob, "escalate.next"}})
-						steps = append(steps, step{in: press("buttons.done"), state: "done", keys: []string{"bye"}})
+						steps = append(steps, step{in: press("buttons.cant_help"), state: "ladder_supervisor", keys: []string{"ladder.supervisor." + prob, "ladder.next"}})
+						steps = append(steps, step{in: press("buttons.worked"), state: "worked_end", keys: []string{"worked"}})
 						steps = append(steps, step{in: press("buttons.start_over"), state: "problem", keys: []string{"ask.problem"}})
 						s := converseRendered(t, p, lang, steps[:len(steps)-3], func(key, out string) {
 							if !strings.HasSuffix(key, ".say") {
@@ -245,5 +245,80 @@ func TestAmazonRenderedGolden(t *testing.T) {
 			}
 			golden(t, name, b.String())
 		})
+	}
+}
+
+// TestAmazonDrafts renders every draft kind for every problem in both
+// languages, also for a Latvian user who wants the draft in English.
+func TestAmazonDrafts(t *testing.T) {
+	p := shipped(t)
+	for _, user := range []string{"en", "lv"} {
+		for _, draftLang := range []string{"en", "lv"} {
+			for _, prob := range problems {
+				for _, ch := range channels {
+					name := fmt.Sprintf("%s-user/%s-draft/%s/%s", user, draftLang, prob, ch)
+					t.Run(name, func(t *testing.T) {
+						kind := map[string]string{"phone": "script", "callback": "script", "email": "email", "chat": "chat"}[ch]
+						var s flows.Session
+						var last flows.Result
+						for _, in := range []flows.Input{cmd("start", prob+" "+ch), press("buttons.draft"), press("buttons.draft_" + draftLang)} {
+							in.Lang, in.Now = user, now
+							if in.Kind == flows.InButton {
+								in.Text = buttonData(t, last, strings.TrimPrefix(in.Text, pressPrefix))
+							}
+							last = p.Engine.Handle(s, in)
+							s = last.Session
+						}
+						// Guidance in the user's language, the draft in the chosen one.
+						if s.State != "draft" || len(last.Outputs) != 2 || last.Outputs[0].Key != "draft."+kind+"."+prob ||
+							last.Outputs[0].Lang != draftLang || last.Outputs[1].Lang != "" || last.Lang != user {
+							t.Fatalf("draft: state %q outputs %+v (turn in %s)", s.State, last.Outputs, last.Lang)
+						}
+						out, err := p.Render(draftLang, last.Outputs[0].Key, p.Data(&s))
+						if err != nil || !strings.Contains(out, "```") {
+							t.Fatalf("draft is not a copy block: %v\n%s", err, out)
+						}
+					})
+				}
+			}
+		}
+	}
+}
+
+// TestAmazonLadder walks the whole escalation ladder for each problem in
+// both languages: one rung at a time, each with its feedback buttons.
+func TestAmazonLadder(t *testing.T) {
+	p := shipped(t)
+	rungs := []struct{ state, key string }{
+		{"ladder_supervisor", "ladder.supervisor.%s"}, {"ladder_written", "ladder.written"},
+		{"ladder_atoz", "ladder.atoz"}, {"ladder_chargeback", "ladder.chargeback"}, {"ladder_consumer", "ladder.consumer"},
+	}
+	for _, lang := range []string{"en", "lv"} {
+		for _, prob := range problems {
+			t.Run(lang+"/"+prob, func(t *testing.T) {
+				steps := []step{{in: cmd("start", prob+" email"), state: "answer"}}
+				for i, r := range rungs {
+					key := r.key
+					if strings.Contains(key, "%s") {
+						key = fmt.Sprintf(key, prob)
+					}
+					next := "ladder.next"
+					if i == len(rungs)-1 {
+						next = "ladder.last"
+					}
+					label := "buttons.next_rung"
+					if i == 0 {
+						label = "buttons.cant_help"
+					}
+					steps = append(steps, step{in: press(label), state: r.state, keys: []string{key, next}})
+				}
+				converseRendered(t, p, lang, steps, func(key, out string) {
+					if strings.HasPrefix(key, "ladder.") && strings.Contains(out, "http") && !strings.Contains(out, "ecclatvia.lv") {
+						t.Errorf("%s shows a raw address:\n%s", key, out)
+					}
+				})
+				converse(t, p.Engine, lang, steps)
+			})
+		}
 	}
 }

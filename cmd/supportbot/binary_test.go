@@ -80,7 +80,7 @@ func TestTerminalScriptedWalk(t *testing.T) {
 		t.Error("control codes in piped output")
 	}
 	golden(t, "walk_en.txt", out)
-	for _, want := range []string{"2) Get a refund", "+1 206 266 2992", "1) The agent can't help"} {
+	for _, want := range []string{"2) Get a refund", "+1 206 266 2992", "3) The agent can't help"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("transcript lacks %q", want)
 		}

@@ -109,12 +109,12 @@ var script = []struct {
 	text    string
 	replies int
 }{
-	{"/start", 2},  // greeting, question
-	{"refund", 1},  // order number?
-	{"skip", 1},    // details?
-	{"skip", 1},    // channel?
-	{"e-mail", 5},  // steps, checklist, phrasing, tip, what next
-	{"/reset", 2},  // "let's start again", question
+	{"/start", 2}, // greeting, question
+	{"refund", 1}, // order number?
+	{"skip", 1},   // details?
+	{"skip", 1},   // channel?
+	{"e-mail", 5}, // steps, checklist, phrasing, tip, what next
+	{"/reset", 2}, // "let's start again", question
 }
 
 // TestSIGTERMUnderLoad stops the bot with SIGTERM while 20 users talk to

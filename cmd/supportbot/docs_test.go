@@ -17,8 +17,14 @@ func TestDocsListEverySetting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The table in the Configuration section.
+	_, section, ok := strings.Cut(string(readme), "\n## Configuration\n")
+	if !ok {
+		t.Fatal("README has no Configuration section")
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
 	rows := map[string]string{}
-	for _, line := range strings.Split(string(readme), "\n") {
+	for _, line := range strings.Split(section, "\n") {
 		if strings.HasPrefix(line, "| `") {
 			name := strings.Trim(strings.Split(line, "|")[1], " `")
 			if _, seen := rows[name]; !seen {

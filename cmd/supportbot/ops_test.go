@@ -359,3 +359,23 @@ func TestMetricsAfterConversation(t *testing.T) {
 	}
 	p.stop()
 }
+
+// TestSecondProcessOnBoltFile: the bbolt file is locked; a second bot on
+// it stops at once with one clear line instead of hanging.
+func TestSecondProcessOnBoltFile(t *testing.T) {
+	fake := telegramtest.New(telegramtest.Options{})
+	defer fake.Close()
+	db := filepath.Join(t.TempDir(), "bot.db")
+	p := startBot(t, fake, freeAddr(t), "STORE=bolt:"+db)
+	p.waitStatus("/healthz", 200, 10*time.Second)
+	start := time.Now()
+	_, stderr, code := runBin(t, "", []string{"STORE=bolt:" + db, "ADDR=" + freeAddr(t),
+		"TELEGRAM_BOT_TOKEN=" + fake.Token, "TELEGRAM_API_URL=" + fake.URL})
+	if code != 2 || !strings.Contains(stderr, "in use by another supportbot process") || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+		t.Fatalf("second process: exit %d, stderr %q", code, stderr)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("the second process took %v to give up", d)
+	}
+	p.stop()
+}

@@ -329,7 +329,8 @@ func (s *serial) enter(key string) (prev <-chan struct{}, done func()) {
 // chat.update answer. Slack echoes the whole message back; slack-go would
 // decode its blocks into Block Kit types, which costs more than the rest
 // of the call, so these two methods are posted here and only these fields
-// are read.
+// are read: "ok" and, when asked for, the "channel" and "ts" that Slack
+// writes before the echoed message.
 type apiAnswer struct {
 	OK      bool   `json:"ok"`
 	Error   string `json:"error"`
@@ -345,7 +346,7 @@ type apiAnswer struct {
 // Its errors are slack-go's types (*slack.RateLimitedError,
 // slack.StatusCodeError, slack.SlackErrorResponse), so classify reads them
 // alike.
-func (b *Bot) apiPost(ctx context.Context, method string, body []byte) (apiAnswer, error) {
+func (b *Bot) apiPost(ctx context.Context, method string, body []byte, wantTS bool) (apiAnswer, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.cfg.APIURL+method, bytes.NewReader(body))
 	if err != nil {
 		return apiAnswer{}, err
@@ -368,7 +369,7 @@ func (b *Bot) apiPost(ctx context.Context, method string, body []byte) (apiAnswe
 	if resp.StatusCode != http.StatusOK {
 		return apiAnswer{}, slack.StatusCodeError{Code: resp.StatusCode, Status: resp.Status}
 	}
-	a, err := readAnswer(resp.Body)
+	a, err := readAnswer(resp.Body, wantTS)
 	if err != nil {
 		return apiAnswer{}, err
 	}
@@ -378,9 +379,10 @@ func (b *Bot) apiPost(ctx context.Context, method string, body []byte) (apiAnswe
 	return a, nil
 }
 
-// readAnswer reads a Web API answer up to "ok": true (Slack puts it first),
-// leaving the echoed message unread; a refusal is read on for its error.
-func readAnswer(r io.Reader) (apiAnswer, error) {
+// readAnswer reads a Web API answer up to "ok": true (Slack puts it first)
+// or, with wantTS, up to the "ts" that follows it, leaving the echoed
+// message unread; a refusal is read on for its error.
+func readAnswer(r io.Reader, wantTS bool) (apiAnswer, error) {
 	var a apiAnswer
 	dec := json.NewDecoder(r)
 	if t, err := dec.Token(); err != nil {
@@ -414,9 +416,9 @@ func readAnswer(r io.Reader) (apiAnswer, error) {
 		}
 		if t == "ok" {
 			seenOK = true
-			if a.OK {
-				return a, nil
-			}
+		}
+		if seenOK && a.OK && (!wantTS || a.TS != "") {
+			return a, nil
 		}
 	}
 	if !seenOK {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/supportbot/supportbot/bot/slack/slacktest"
+	"github.com/supportbot/supportbot/content"
 	"github.com/supportbot/supportbot/content/markup"
 	"github.com/supportbot/supportbot/flows"
 )
@@ -17,6 +18,8 @@ var (
 	channels = []string{"phone", "callback", "email", "chat"}
 	surfaces = []string{"dm", "mention", "support"}
 	langs    = map[string]string{"en": "en-US", "lv": "lv-LV"}
+	// answerChoices are the buttons under a full answer.
+	answerChoices = []string{"draft", "on_call", "cant_help", "save_case", "remind", "worked", "didnt", "start_over"}
 )
 
 const (
@@ -181,6 +184,17 @@ func TestEveryProblemAndChannel(t *testing.T) {
 			for _, c := range cs {
 				check(t, c)
 			}
+			// Every update names the user's DM as its home (reminders go
+			// there), DMs too, and carries the profile's time zone.
+			w.in.mu.Lock()
+			for _, u := range w.in.u {
+				user := u.User[strings.LastIndexByte(u.User, ':')+1:]
+				dm := slacktest.DMChannel(user)
+				if u.HomeConv != "slack:"+team+":"+dm+"::"+user || u.HomeRoute != "c:"+dm+":" || u.TZ == "" {
+					t.Errorf("%s: an update with home %q %q and time zone %q", u.ID, u.HomeConv, u.HomeRoute, u.TZ)
+				}
+			}
+			w.in.mu.Unlock()
 			// Lookups are cached: one users.info per user, one
 			// conversations.open per /support or mention user.
 			if got := w.fake.Count("users.info"); got != len(cs) {
@@ -230,8 +244,14 @@ func check(t *testing.T, c *convo) {
 		t.Errorf("%s: %d collapsed messages, want %d", c, collapsed, c.expectedCollapse)
 	}
 	last := ms[len(ms)-1]
-	if len(last.Buttons()) != 2 {
-		t.Errorf("%s: the last message has %d buttons, want 2", c, len(last.Buttons()))
+	if got := last.Buttons(); len(got) != len(answerChoices) {
+		t.Errorf("%s: the last message has %d buttons, want %v", c, len(got), answerChoices)
+	} else {
+		for i, choice := range answerChoices {
+			if got[i].Label != c.w.label(c.lang, "buttons."+choice) || !strings.HasSuffix(got[i].Value, "."+choice) {
+				t.Errorf("%s: button %d is %+v, want %s", c, i, got[i], choice)
+			}
+		}
 	}
 	if c.details != "" {
 		if !strings.Contains(strings.Join(got, "\n"), markup.SlackEscape(detailsTyped)) {
@@ -242,11 +262,8 @@ func check(t *testing.T, c *convo) {
 		}
 	}
 	if c.surface == "support" {
-		if c.notice == "" {
-			t.Errorf("%s: /support in a channel showed no note", c)
-		}
-		if c.lang == "lv" && !strings.Contains(c.notice, "tiešajās ziņās") {
-			t.Errorf("%s: the note is not in Latvian: %q", c, c.notice)
+		if want := markup.Render(markup.SlackMrkdwn{}, c.w.label(c.lang, content.KeyMovedToDM)); c.notice != want {
+			t.Errorf("%s: /support in a channel showed %q, want the %s note %q", c, c.notice, c.lang, want)
 		}
 		// Nothing of the conversation went to the channel.
 		for _, m := range c.w.fake.Messages(publicChan, "") {

@@ -101,6 +101,7 @@ type world struct {
 	t      testing.TB
 	mode   string // "http" or "socket"
 	fake   *slacktest.Server
+	store  *memory.Store
 	bot    *slackbot.Bot
 	disp   *bot.Dispatcher
 	in     *acceptor
@@ -108,27 +109,42 @@ type world struct {
 	pack   *content.Pack
 	client *slacktest.Client // HTTP mode
 	srv    *httptest.Server  // HTTP mode: the bot's endpoints
+	stop   func()            // ends the bot and the dispatcher (a process exit)
 }
 
 type worldOpts struct {
-	fake  slacktest.Options
-	cfg   func(*slackbot.Config)
-	now   func() time.Time
-	noRun bool
+	fake slacktest.Options
+	// server and store, when set, are a running fake Slack and a store to
+	// use (a restart); otherwise new ones.
+	server *slacktest.Server
+	store  *memory.Store
+	cfg    func(*slackbot.Config)
+	// now is the dispatcher's (and a new store's) time; remindEvery how
+	// often it looks for due reminders.
+	now         func() time.Time
+	remindEvery time.Duration
+	noRun       bool
 }
 
 func newWorld(t testing.TB, mode string, o worldOpts) *world {
 	t.Helper()
 	pack := shippedPack(t)
-	fake := slacktest.NewServer(o.fake)
-	t.Cleanup(fake.Close)
-	w := &world{t: t, mode: mode, fake: fake, obs: newObs(), pack: pack}
+	fake := o.server
+	if fake == nil {
+		fake = slacktest.NewServer(o.fake)
+		t.Cleanup(fake.Close)
+	}
+	store := o.store
+	if store == nil {
+		store = memory.New(o.now)
+	}
+	w := &world{t: t, mode: mode, fake: fake, store: store, obs: newObs(), pack: pack, stop: func() {}}
 	logLevel := slog.LevelWarn
 	if os.Getenv("SLACK_TEST_LOG") != "" {
 		logLevel = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: logLevel}))
-	d, err := bot.New(bot.Config{Store: memory.New(nil), Pack: pack, Log: log, Now: o.now,
+	d, err := bot.New(bot.Config{Store: store, Pack: pack, Log: log, Now: o.now, RemindEvery: o.remindEvery,
 		RecoverEvery: time.Hour, DrainTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -167,7 +183,17 @@ func newWorld(t testing.TB, mode string, o worldOpts) *world {
 	var wg sync.WaitGroup
 	wg.Go(func() { d.Run(ctx) })
 	wg.Go(func() { b.Run(ctx) })
-	t.Cleanup(func() { cancel(); wg.Wait() })
+	var once sync.Once
+	w.stop = func() {
+		once.Do(func() {
+			cancel()
+			wg.Wait()
+			if w.srv != nil {
+				w.srv.Close()
+			}
+		})
+	}
+	t.Cleanup(w.stop)
 	if !w.waitFor("the bot to be ready", 10*time.Second, b.Ready) {
 		t.FailNow()
 	}

@@ -92,6 +92,14 @@ type msgRef struct {
 	Sections []string `json:"s,omitempty"`
 }
 
+// key names the message for the adapter's memory of what it shows.
+func (r msgRef) key() string {
+	if r.URL != "" {
+		return "u:" + r.URL
+	}
+	return r.Channel + "/" + r.TS
+}
+
 func (r msgRef) encode() string {
 	b, _ := json.Marshal(r)
 	return string(b)
@@ -150,6 +158,7 @@ func (b *Bot) fromMessage(team, id string, e *slackevents.MessageEvent) *inbound
 		Conv: convKey(team, e.Channel, "", e.User), User: userKey(team, e.User),
 		Route: channelRoute(e.Channel, ""),
 	}
+	in.u.HomeConv, in.u.HomeRoute = in.u.Conv, in.u.Route // the DM is home
 	if text := cleanText(e.Text, b.botUser(), false); text != "" {
 		in.u.Text = text
 	} else {
@@ -200,19 +209,21 @@ func (b *Bot) fromCommand(sc *slack.SlashCommand, raw []byte) *inbound {
 	in := &inbound{kind: "command", order: sc.TeamID + ":" + sc.UserID, team: sc.TeamID, user: sc.UserID,
 		command: true, cmdChannel: sc.ChannelID}
 	in.u = bot.Update{ID: "slack:cmd:" + id, User: userKey(sc.TeamID, sc.UserID)}
-	in.u.Kind, in.u.Command, in.u.Args = parseCommandText(sc.Text)
+	in.u.Kind, in.u.Command, in.u.Args = parseCommandText(sc.Text, b.commands)
 	return in
 }
 
-// parseCommandText maps the words after /support to an engine command.
-func parseCommandText(text string) (bot.Kind, string, string) {
+// parseCommandText maps the words after /support to one of the flow's
+// commands ("help", "language lv", "case 2"), or else to words to jump
+// ahead with ("refund phone").
+func parseCommandText(text string, commands []string) (bot.Kind, string, string) {
 	text = cleanText(text, "", false)
 	first, rest, _ := strings.Cut(strings.TrimSpace(text), " ")
 	if first == "" {
 		return bot.KindResume, "", ""
 	}
 	name := strings.ToLower(strings.TrimPrefix(first, "/"))
-	if slices.Contains(flows.Commands, name) || slices.Contains(flows.CaseCommands, name) {
+	if slices.Contains(commands, name) {
 		return bot.KindCommand, name, strings.TrimSpace(rest)
 	}
 	return bot.KindCommand, "start", strings.TrimSpace(text)
@@ -340,6 +351,9 @@ func (b *Bot) fromInteraction(ic *press) *inbound {
 		Conv: convKey(team, channel, thread, user), User: userKey(team, user),
 		Route: channelRoute(channel, thread),
 	}
+	if dm {
+		in.u.HomeConv, in.u.HomeRoute = in.u.Conv, in.u.Route
+	}
 	ephemeral := ic.Container.IsEphemeral
 	if ephemeral && ic.ResponseURL != "" {
 		in.u.Route = "u:" + ic.ResponseURL
@@ -448,10 +462,10 @@ func cleanText(s, self string, mention bool) string {
 var unescaper = strings.NewReplacer("&amp;", "&", "&lt;", "<", "&gt;", ">")
 
 // deliver finishes an inbound (the user's locale and time zone; for a
-// command, and for a channel's conversation, the DM) and records it with
-// the acceptor. It returns what the acknowledgement should show the user
-// (slash commands), and an error when the update was not recorded, so
-// Slack must not be acknowledged.
+// command, and for a channel's conversation, the DM, which is where the
+// user's reminders go) and records it with the acceptor. It returns what
+// the acknowledgement should show the user (slash commands), and an error
+// when the update was not recorded, so Slack must not be acknowledged.
 func (b *Bot) deliver(ctx context.Context, in *inbound) (*ackBody, error) {
 	b.obs.Received(Platform, in.kind)
 	var dm string
@@ -475,6 +489,7 @@ func (b *Bot) deliver(ctx context.Context, in *inbound) (*ackBody, error) {
 		}
 		in.u.Conv = convKey(in.team, dm, "", in.user)
 		in.u.Route = channelRoute(dm, "")
+		in.u.HomeConv, in.u.HomeRoute = in.u.Conv, in.u.Route
 		if in.cmdChannel != dm {
 			ack = &ackBody{ResponseType: "ephemeral", Text: b.movedToDM(lang)}
 		}

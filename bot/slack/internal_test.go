@@ -12,6 +12,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/supportbot/supportbot/bot"
+	"github.com/supportbot/supportbot/content"
 )
 
 func TestCleanText(t *testing.T) {
@@ -39,6 +40,12 @@ func TestCleanText(t *testing.T) {
 }
 
 func TestParseCommandText(t *testing.T) {
+	pack, err := content.Shipped()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The flow's commands, the notebook's included.
+	commands := pack.Def.Commands()
 	for _, tc := range []struct {
 		in        string
 		kind      bot.Kind
@@ -56,8 +63,11 @@ func TestParseCommandText(t *testing.T) {
 		{"refund phone", bot.KindCommand, "start", "refund phone"},
 		{"atmaksa zvanīt", bot.KindCommand, "start", "atmaksa zvanīt"},
 		{"/help", bot.KindCommand, "help", ""},
+		{"cases", bot.KindCommand, "cases", ""},
+		{"case 2", bot.KindCommand, "case", "2"},
+		{"Case #2", bot.KindCommand, "case", "#2"},
 	} {
-		k, c, a := parseCommandText(tc.in)
+		k, c, a := parseCommandText(tc.in, commands)
 		if k != tc.kind || c != tc.cmd || a != tc.args {
 			t.Errorf("%q: %v %q %q, want %v %q %q", tc.in, k, c, a, tc.kind, tc.cmd, tc.args)
 		}
@@ -239,10 +249,16 @@ func TestReadAnswer(t *testing.T) {
 		{`{"channel":"D1"}`, false, "", true},
 		{`<html>`, false, "", true},
 	} {
-		a, err := readAnswer(strings.NewReader(tc.in))
+		a, err := readAnswer(strings.NewReader(tc.in), false)
 		if (err != nil) != tc.wantErr || a.OK != tc.ok || a.Error != tc.code {
 			t.Errorf("%s: %+v %v", tc.in, a, err)
 		}
+	}
+	// The ts of a posted message, read without the echoed message: a
+	// broken echo after it is never reached.
+	a, err := readAnswer(strings.NewReader(`{"ok":true,"channel":"D1","ts":"1.2","message":{broken`), true)
+	if err != nil || !a.OK || a.TS != "1.2" || a.Channel != "D1" {
+		t.Errorf("with the ts: %+v %v", a, err)
 	}
 }
 

@@ -6,8 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/slack-go/slack"
@@ -28,10 +32,14 @@ const (
 	maxMessageText = 12000
 )
 
-// message is one chat message: fallback text and blocks.
+// message is one chat message: fallback text and blocks, and a hash of
+// what it shows (its text and buttons), to notice an edit that would
+// change nothing.
 type message struct {
-	text   string
-	blocks []slack.Block
+	text    string
+	blocks  []slack.Block
+	hash    uint64
+	buttons bool
 }
 
 // Send delivers a reply: a message (split when long, buttons on the last
@@ -64,9 +72,9 @@ func (b *Bot) Send(ctx context.Context, r bot.Reply) error {
 	for i := start; i < len(msgs); i++ {
 		var err error
 		if i == 0 && r.Edit != "" {
-			err = b.edit(ctx, r.Edit, msgs[0])
+			err = b.edit(ctx, r.Conv, r.Edit, msgs[0])
 		} else {
-			err = b.post(ctx, rt, msgs[i])
+			err = b.post(ctx, r.Conv, rt, msgs[i])
 		}
 		if err != nil {
 			if key != "" {
@@ -86,7 +94,7 @@ func (b *Bot) Send(ctx context.Context, r bot.Reply) error {
 }
 
 // post sends one message to a channel (thread) or a response_url.
-func (b *Bot) post(ctx context.Context, rt route, m message) error {
+func (b *Bot) post(ctx context.Context, conv string, rt route, m message) error {
 	if rt.url != "" {
 		return b.call(ctx, "response_url", "="+rt.url, func(ctx context.Context) error {
 			_, _, _, err := b.api.SendMessageContext(ctx, "",
@@ -101,10 +109,16 @@ func (b *Bot) post(ctx context.Context, rt route, m message) error {
 	if err != nil {
 		return fmt.Errorf("slack: chat.postMessage: %v: %w", err, bot.ErrPermanent)
 	}
-	return b.call(ctx, "chat.postMessage", rt.channel, func(ctx context.Context) error {
-		_, err := b.apiPost(ctx, "chat.postMessage", body)
+	var a apiAnswer
+	err = b.call(ctx, "chat.postMessage", rt.channel, func(ctx context.Context) error {
+		var err error
+		a, err = b.apiPost(ctx, "chat.postMessage", body, m.buttons)
 		return err
 	})
+	if err == nil && m.buttons && a.TS != "" {
+		b.shown.note(conv, rt.channel+"/"+a.TS, m.hash, true)
+	}
+	return err
 }
 
 // chatBody is a chat.postMessage or chat.update request.
@@ -118,42 +132,60 @@ type chatBody struct {
 	UnfurlMedia *bool         `json:"unfurl_media,omitempty"`
 }
 
-// edit replaces the message ref names with m.
-func (b *Bot) edit(ctx context.Context, refStr string, m message) error {
+// edit replaces the message ref names with m: chat.update, or the
+// response_url of an ephemeral message. An edit to what this process last
+// made the message show is not sent: it would change nothing (a second tap
+// on a step that is already shown).
+func (b *Bot) edit(ctx context.Context, conv, refStr string, m message) error {
 	ref, ok := parseRef(refStr)
 	if !ok {
 		return fmt.Errorf("slack: edit: unreadable message reference: %w", bot.ErrPermanent)
 	}
+	key := ref.key()
+	if b.shown.same(conv, key, m.hash) {
+		return nil
+	}
+	var err error
 	if ref.URL != "" {
-		return b.call(ctx, "response_url", "="+ref.URL, func(ctx context.Context) error {
+		err = b.call(ctx, "response_url", "="+ref.URL, func(ctx context.Context) error {
 			_, _, _, err := b.api.SendMessageContext(ctx, "",
 				slack.MsgOptionReplaceOriginal(ref.URL),
 				slack.MsgOptionText(m.text, false), slack.MsgOptionBlocks(m.blocks...))
 			return err
 		})
+	} else {
+		body, jerr := json.Marshal(chatBody{Channel: ref.Channel, TS: ref.TS, Text: m.text, Blocks: m.blocks})
+		if jerr != nil {
+			return fmt.Errorf("slack: chat.update: %v: %w", jerr, bot.ErrPermanent)
+		}
+		err = b.call(ctx, "chat.update", "upd:"+ref.Channel, func(ctx context.Context) error {
+			_, err := b.apiPost(ctx, "chat.update", body, false)
+			return err
+		})
 	}
-	body, err := json.Marshal(chatBody{Channel: ref.Channel, TS: ref.TS, Text: m.text, Blocks: m.blocks})
-	if err != nil {
-		return fmt.Errorf("slack: chat.update: %v: %w", err, bot.ErrPermanent)
+	if err == nil {
+		b.shown.note(conv, key, m.hash, m.buttons)
 	}
-	return b.call(ctx, "chat.update", "upd:"+ref.Channel, func(ctx context.Context) error {
-		_, err := b.apiPost(ctx, "chat.update", body)
-		return err
-	})
+	return err
 }
 
 // collapse shows the pressed message again without its buttons, with the
-// chosen label in a context line.
+// chosen label in a context line. A message this process already
+// collapsed is left as it is: a press on it came from a client showing it
+// as it was, and collapsing it again would only drop the choice shown.
 func (b *Bot) collapse(ctx context.Context, r bot.Reply) error {
 	ref, ok := parseRef(r.Edit)
 	if !ok {
 		return fmt.Errorf("slack: collapse: unreadable message reference: %w", bot.ErrPermanent)
 	}
+	if b.shown.bare(r.Conv, ref.key()) {
+		return nil
+	}
 	m, ok := collapsed(ref.Sections, r.Chosen)
 	if !ok {
 		return nil // nothing we could show instead
 	}
-	return b.edit(ctx, r.Edit, m)
+	return b.edit(ctx, r.Conv, r.Edit, m)
 }
 
 // collapsed is the pressed message without buttons.
@@ -175,6 +207,11 @@ func collapsed(sections []string, chosen string) (message, bool) {
 		}
 	}
 	m.text = truncate(m.text, maxMessageText)
+	h := fnv.New64a()
+	h.Write([]byte(m.text))
+	h.Write([]byte{0, 1})
+	h.Write([]byte(chosen))
+	m.hash = h.Sum64()
 	return m, m.text != ""
 }
 
@@ -193,6 +230,7 @@ func layout(text string, buttons []bot.Button, owner string) []message {
 		for i, p := range cur {
 			m.blocks = append(m.blocks, section("s"+strconv.Itoa(i), p))
 		}
+		m.hash = hashOf(m.text, nil)
 		msgs = append(msgs, m)
 		cur, n = nil, 0
 	}
@@ -217,8 +255,95 @@ func layout(text string, buttons []bot.Button, owner string) []message {
 		}
 		last := &msgs[len(msgs)-1]
 		last.blocks = append(last.blocks, actions...)
+		last.hash, last.buttons = hashOf(last.text, buttons), true
 	}
 	return msgs
+}
+
+// hashOf is what a message shows: its text and its buttons.
+func hashOf(text string, buttons []bot.Button) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(text))
+	for _, bt := range buttons {
+		h.Write([]byte{0})
+		h.Write([]byte(bt.Label))
+		h.Write([]byte{0})
+		h.Write([]byte(bt.Data))
+	}
+	return h.Sum64()
+}
+
+// shownMessages remembers, per conversation, what this process last made
+// its messages show: the message with buttons it last posted or edited
+// (and a hash of its text and buttons), and the last few it left without
+// buttons.
+type shownMessages struct {
+	mu    sync.Mutex
+	m     map[string]*shownConv
+	sweep time.Time
+}
+
+type shownConv struct {
+	key  string // channel/ts, or u:<response_url>; "" for none
+	hash uint64
+	bare [4]string // ring of messages left without buttons
+	next int
+	used time.Time
+}
+
+// note records that key now shows hash, with or without buttons.
+func (s *shownMessages) note(conv, key string, hash uint64, buttons bool) {
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = map[string]*shownConv{}
+	}
+	if len(s.m) > 10_000 && now.After(s.sweep) {
+		for k, v := range s.m {
+			if now.Sub(v.used) > time.Hour {
+				delete(s.m, k)
+			}
+		}
+		s.sweep = now.Add(time.Minute)
+	}
+	c := s.m[conv]
+	if c == nil {
+		c = &shownConv{}
+		s.m[conv] = c
+	}
+	c.used = now
+	if buttons {
+		c.key, c.hash = key, hash
+		for i := range c.bare {
+			if c.bare[i] == key {
+				c.bare[i] = ""
+			}
+		}
+		return
+	}
+	if c.key == key {
+		c.key = ""
+	}
+	c.bare[c.next] = key
+	c.next = (c.next + 1) % len(c.bare)
+}
+
+// same reports whether key is the conversation's message with buttons and
+// shows hash.
+func (s *shownMessages) same(conv, key string, hash uint64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.m[conv]
+	return c != nil && c.key == key && c.hash == hash
+}
+
+// bare reports whether this process left key without buttons.
+func (s *shownMessages) bare(conv, key string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.m[conv]
+	return c != nil && slices.Contains(c.bare[:], key)
 }
 
 // actionBlocks lays buttons out, maxPerActions a block. The first block id

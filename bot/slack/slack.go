@@ -84,6 +84,9 @@ type Bot struct {
 	dms     *ttlCache // team:user → the user's DM channel with the bot
 	order   *serial   // deliveries of one user are accepted in order
 	partial sync.Map  // reply key → messages of a split reply already sent
+	// commands are the words /support takes as commands: the flow's.
+	commands []string
+	shown    shownMessages
 
 	authed    atomic.Bool
 	connected atomic.Bool
@@ -159,6 +162,7 @@ func New(cfg Config) (*Bot, error) {
 		dms:     newTTLCache(100_000),
 		order:   newSerial(),
 	}
+	b.commands = cfg.Pack.Def.Commands()
 	if cfg.AppToken != "" {
 		b.sm = socketmode.New(b.api, socketmode.OptionPingInterval(cfg.PingInterval))
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -29,8 +30,8 @@ const (
 	clientTimeout = pollCallTimeout + 5*time.Second
 )
 
-// ctxClient gives tgbotapi, which has no context, one: every request it
-// makes runs under ctx. It also notes the HTTP status, so a response that
+// ctxClient gives tgbotapi, which has no context, one for getMe: every
+// request it makes runs under ctx. It also notes the HTTP status, so a response that
 // is not the API's JSON (a proxy's 502 page) can still be classified.
 type ctxClient struct {
 	ctx    context.Context
@@ -106,6 +107,12 @@ func (b *Bot) classify(method string, status int, err error) *apiError {
 	default:
 		e.desc = b.scrub(err)
 	}
+	e.setClass()
+	return e
+}
+
+// setClass sorts the error by its code.
+func (e *apiError) setClass() {
 	switch {
 	case e.code == 0:
 		e.class = bot.CallNetwork
@@ -121,7 +128,6 @@ func (b *Bot) classify(method string, status int, err error) *apiError {
 	default:
 		e.class = bot.CallClientError
 	}
-	return e
 }
 
 // scrub describes a transport error without the URL, which holds the token.
@@ -147,39 +153,44 @@ type retryPolicy struct {
 	maxWait time.Duration
 }
 
-// call runs one Bot API method with params through tgbotapi.MakeRequest:
-// paced, with a timeout per attempt, retrying a 429 after exactly its
-// retry_after and 5xx and network errors with capped, jittered backoff.
-// Other errors are returned at once (an *apiError).
-func (b *Bot) call(ctx context.Context, api *tgbotapi.BotAPI, method string, params tgbotapi.Params, p retryPolicy) (*tgbotapi.APIResponse, error) {
+// callResult is what the adapter reads from a Bot API answer: the id of a
+// sent message, or the whole result of getUpdates. Telegram echoes a sent
+// or edited message back in full; nothing else of it is read.
+type callResult struct {
+	messageID int
+	result    json.RawMessage
+}
+
+// call runs one Bot API method with params: paced, with a timeout per
+// attempt, retrying a 429 after exactly its retry_after and 5xx and
+// network errors with capped, jittered backoff. Other errors are returned
+// at once (an *apiError).
+func (b *Bot) call(ctx context.Context, method string, params tgbotapi.Params, p retryPolicy) (callResult, error) {
 	if p.paced {
 		if err := b.pace.wait(ctx, p.chat); err != nil {
-			return nil, err
+			return callResult{}, err
 		}
 	}
 	timeout, hc := callTimeout, b.http
 	if method == "getUpdates" {
 		timeout, hc = pollCallTimeout, b.pollHTTP
 	}
+	body := formBody(params)
 	start := time.Now()
 	backoff := b.retryMin
 	for attempt := 0; ; attempt++ {
 		actx, cancel := context.WithTimeout(ctx, timeout)
-		cl := &ctxClient{ctx: actx, base: hc}
-		one := *api // a copy per call: the client carries this call's context
-		one.Client = cl
 		t0 := time.Now()
-		resp, err := one.MakeRequest(method, params)
+		a, e := b.request(actx, hc, method, body)
 		cancel()
 		took := time.Since(t0)
-		if err == nil {
+		if e == nil {
 			b.cfg.Obs.Call(Platform, method, bot.CallOK, took)
-			return resp, nil
+			return a, nil
 		}
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			return callResult{}, ctx.Err()
 		}
-		e := b.classify(method, cl.status, err)
 		b.cfg.Obs.Call(Platform, method, e.class, took)
 		var wait time.Duration
 		switch {
@@ -193,18 +204,180 @@ func (b *Bot) call(ctx context.Context, api *tgbotapi.BotAPI, method string, par
 			wait = jittered(backoff)
 			backoff = min(backoff*2, b.retryMax)
 		default:
-			return nil, e
+			return callResult{}, e
 		}
 		if p.once || (p.maxWait > 0 && time.Since(start)+wait > p.maxWait) {
-			return nil, e
+			return callResult{}, e
 		}
 		if attempt == 0 || attempt%10 == 9 {
 			b.log.Debug("telegram: call failed; retrying", "method", method, "code", e.code, "class", string(e.class), "wait", wait, "err", e.desc)
 		}
 		if !sleep(ctx, wait) {
-			return nil, ctx.Err()
+			return callResult{}, ctx.Err()
 		}
 	}
+}
+
+// request makes one attempt of a call: a form POST, as tgbotapi makes
+// them, whose answer is read as a stream up to what the method needs ("ok",
+// a sent message's id, getUpdates' result); the rest is drained unread, so
+// the connection is reused.
+func (b *Bot) request(ctx context.Context, hc *http.Client, method, body string) (callResult, *apiError) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.base+method, strings.NewReader(body))
+	if err != nil {
+		return callResult{}, &apiError{method: method, class: bot.CallClientError, desc: b.scrub(err)}
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := hc.Do(req)
+	if err != nil {
+		e := &apiError{method: method, desc: b.scrub(err)}
+		e.setClass()
+		return callResult{}, e
+	}
+	defer func() {
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<20))
+		resp.Body.Close()
+	}()
+	r, err := readAnswer(resp.Body, method)
+	switch {
+	case err != nil && resp.StatusCode != http.StatusOK:
+		// Not the API's JSON: a proxy's error page.
+		e := &apiError{method: method, code: resp.StatusCode, desc: http.StatusText(resp.StatusCode)}
+		e.setClass()
+		return callResult{}, e
+	case err != nil:
+		e := &apiError{method: method, desc: "unreadable answer: " + b.scrub(err)}
+		e.setClass()
+		return callResult{}, e
+	case !r.ok:
+		e := &apiError{method: method, code: r.code, desc: r.desc, retryAfter: time.Duration(r.retryAfter) * time.Second}
+		if e.code == 0 {
+			e.code = resp.StatusCode
+		}
+		e.setClass()
+		return callResult{}, e
+	}
+	return r.callResult, nil
+}
+
+// formBody encodes params as a form.
+func formBody(params tgbotapi.Params) string {
+	var sb strings.Builder
+	for k, v := range params {
+		if sb.Len() > 0 {
+			sb.WriteByte('&')
+		}
+		sb.WriteString(url.QueryEscape(k))
+		sb.WriteByte('=')
+		sb.WriteString(url.QueryEscape(v))
+	}
+	return sb.String()
+}
+
+// apiAnswer is a Bot API answer as read by readAnswer.
+type apiAnswer struct {
+	callResult
+	ok         bool
+	code       int
+	desc       string
+	retryAfter int
+}
+
+// readAnswer reads a Bot API answer: "ok" (Telegram writes it first) and,
+// for sendMessage, the message_id of the result, for getUpdates the whole
+// result; a refusal is read for its error_code, description and
+// retry_after. It stops as soon as it has what it needs.
+func readAnswer(r io.Reader, method string) (apiAnswer, error) {
+	var a apiAnswer
+	dec := json.NewDecoder(r)
+	if t, err := dec.Token(); err != nil {
+		return a, err
+	} else if t != json.Delim('{') {
+		return a, errors.New("not a JSON object")
+	}
+	seenOK := false
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return a, err
+		}
+		switch t {
+		case "ok":
+			if err := dec.Decode(&a.ok); err != nil {
+				return a, err
+			}
+			seenOK = true
+			if a.ok && method != "sendMessage" && method != "getUpdates" {
+				return a, nil
+			}
+		case "result":
+			switch {
+			case method == "getUpdates":
+				err = dec.Decode(&a.result)
+			case method == "sendMessage":
+				a.messageID, err = readMessageID(dec)
+				if err == nil && seenOK && a.ok {
+					return a, nil
+				}
+			default:
+				err = skip(dec)
+			}
+			if err != nil {
+				return a, err
+			}
+		case "error_code":
+			err = dec.Decode(&a.code)
+		case "description":
+			err = dec.Decode(&a.desc)
+		case "parameters":
+			var p struct {
+				RetryAfter int `json:"retry_after"`
+			}
+			err = dec.Decode(&p)
+			a.retryAfter = p.RetryAfter
+		default:
+			err = skip(dec)
+		}
+		if err != nil {
+			return a, err
+		}
+	}
+	if !seenOK {
+		return a, errors.New("no \"ok\" in the answer")
+	}
+	return a, nil
+}
+
+// readMessageID reads a message object up to its message_id (Telegram
+// writes it first), leaving the decoder inside the object: the caller
+// stops reading there.
+func readMessageID(dec *json.Decoder) (int, error) {
+	if t, err := dec.Token(); err != nil {
+		return 0, err
+	} else if t != json.Delim('{') {
+		return 0, errors.New("the result is not a message")
+	}
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			return 0, err
+		}
+		if key == "message_id" {
+			var id int
+			err := dec.Decode(&id)
+			return id, err
+		}
+		if err := skip(dec); err != nil {
+			return 0, err
+		}
+	}
+	return 0, errors.New("no message_id in the result")
+}
+
+// skip reads past one value.
+func skip(dec *json.Decoder) error {
+	var v json.RawMessage
+	return dec.Decode(&v)
 }
 
 // jittered is backoff with jitter: between half and all of it.

@@ -147,6 +147,31 @@ type envOpts struct {
 	rate     float64
 	chatRate float64
 	noStart  bool // build, but do not Run
+	// clock, when set, is the dispatcher's time (and a new store's):
+	// nonces are then the same every run, and reminders come due when the
+	// test moves it.
+	clock       *clock
+	remindEvery time.Duration
+}
+
+// clock is a settable time.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
 }
 
 const webhookSecret = "s3cret_T0ken-for-tests"
@@ -158,11 +183,16 @@ func newEnv(t *testing.T, o envOpts) *env {
 		e.fake = telegramtest.New(telegramtest.Options{})
 		t.Cleanup(e.fake.Close)
 	}
+	var now func() time.Time
+	if o.clock != nil {
+		now = o.clock.Now
+	}
 	if e.store == nil {
-		e.store = memory.New(nil)
+		e.store = memory.New(now)
 	}
 	log := slog.New(slog.NewJSONHandler(e.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	d, err := bot.New(bot.Config{Store: e.store, Pack: e.pack, Log: log, UserRate: 0, DrainTimeout: 5 * time.Second})
+	d, err := bot.New(bot.Config{Store: e.store, Pack: e.pack, Log: log, UserRate: 0, DrainTimeout: 5 * time.Second,
+		Now: now, RemindEvery: o.remindEvery})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,7 +361,9 @@ func (e *env) label(lang, choice string) string {
 	return s
 }
 
-// wantTexts checks the messages' visible texts against content keys.
+// wantTexts checks the messages' visible texts against content keys. A
+// key "ask.problem✓refund" is a question whose button was pressed: its
+// text with the chosen label under it.
 func (e *env) wantTexts(got []telegramtest.Message, lang string, data content.Data, keys ...string) {
 	e.t.Helper()
 	if len(got) != len(keys) {
@@ -342,10 +374,21 @@ func (e *env) wantTexts(got []telegramtest.Message, lang string, data content.Da
 		e.t.Fatalf("got %d messages %q, want %d (%v)", len(got), texts, len(keys), keys)
 	}
 	for i, k := range keys {
-		if want := e.visible(lang, k, data); got[i].Text != want {
+		if want := e.want(lang, k, data); got[i].Text != want {
 			e.t.Fatalf("message %d: got %q, want %s/%s %q", i, short(got[i].Text), lang, k, short(want))
 		}
 	}
+}
+
+// want is what a user sees of key (see wantTexts).
+func (e *env) want(lang, key string, data content.Data) string {
+	e.t.Helper()
+	key, choice, pressed := strings.Cut(key, "✓")
+	want := e.visible(lang, key, data)
+	if pressed {
+		want += "\n\n✓ " + e.label(lang, choice)
+	}
+	return want
 }
 
 // wantButtons checks a message's button labels against choices.

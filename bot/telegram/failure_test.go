@@ -95,10 +95,10 @@ func TestRateLimitStorm(t *testing.T) {
 	for i := range 4 {
 		user := telegramtest.User{ID: int64(500 + i), FirstName: "Alice", LanguageCode: "en"}
 		chat := telegramtest.Private(user)
-		// Every chat: its first two sends, a keyboard edit and a callback
-		// answer are rate limited.
+		// Every chat: its first two sends, a collapse of a pressed
+		// question and a callback answer are rate limited.
 		e.fake.Inject("sendMessage", telegramtest.Fault{Code: 429, RetryAfter: 1, Chat: chat.ID}, telegramtest.Fault{Code: 429, RetryAfter: 1, Chat: chat.ID})
-		e.fake.Inject("editMessageReplyMarkup", telegramtest.Fault{Code: 429, RetryAfter: 1, Chat: chat.ID})
+		e.fake.Inject("editMessageText", telegramtest.Fault{Code: 429, RetryAfter: 1, Chat: chat.ID})
 		e.fake.Inject("answerCallbackQuery", telegramtest.Fault{Code: 429, RetryAfter: 1})
 		wg.Add(1)
 		go func() {
@@ -111,9 +111,10 @@ func TestRateLimitStorm(t *testing.T) {
 			e.press(chat, user, "skip")
 			got := e.press(chat, user, "email")
 			e.wantTexts(got, "en", data, "answer.credit.email.steps", "ready.credit", "answer.credit.email.say", "tip.email", "answer.next")
+			e.wantButtons(got[4], "en", answerChoices...)
 			// Every reply once, in order.
 			all := e.fake.BotMessages(chat.ID)
-			e.wantTexts(all, "en", data, "greeting", "ask.problem", "ask.order", "ask.details.credit", "ask.channel",
+			e.wantTexts(all, "en", data, "greeting", "ask.problem✓credit", "ask.order✓skip", "ask.details.credit✓skip", "ask.channel✓email",
 				"answer.credit.email.steps", "ready.credit", "answer.credit.email.say", "tip.email", "answer.next")
 		}()
 	}
@@ -123,7 +124,7 @@ func TestRateLimitStorm(t *testing.T) {
 	}
 	// Each retry came after exactly retry_after (1 s), not before and not
 	// much later.
-	calls := e.fake.Calls("sendMessage", "editMessageReplyMarkup")
+	calls := e.fake.Calls("sendMessage", "editMessageText")
 	for i, c := range calls {
 		if c.Status != 429 {
 			continue
@@ -154,10 +155,10 @@ func TestServerErrorsAreRetried(t *testing.T) {
 		telegramtest.Fault{Drop: true},
 		telegramtest.Fault{Code: 503})
 	e.fake.Inject("getUpdates", telegramtest.Fault{Code: 502}, telegramtest.Fault{Drop: true})
-	e.fake.Inject("editMessageReplyMarkup", telegramtest.Fault{Code: 500})
+	e.fake.Inject("editMessageText", telegramtest.Fault{Code: 500})
 	e.wantTexts(e.say(chat, user, "/start"), "lv", nil, "greeting", "ask.problem")
 	e.wantTexts(e.press(chat, user, "return"), "lv", nil, "ask.order")
-	e.wantTexts(e.fake.BotMessages(chat.ID), "lv", nil, "greeting", "ask.problem", "ask.order")
+	e.wantTexts(e.fake.BotMessages(chat.ID), "lv", nil, "greeting", "ask.problem✓return", "ask.order")
 	if n := e.fake.Faults(); n != 0 {
 		t.Fatalf("%d faults never hit", n)
 	}
@@ -207,7 +208,7 @@ func TestRestartMidConversation(t *testing.T) {
 	e1.press(chat, user, "refund")
 	e1.stop()
 	before := fake.BotMessages(chat.ID)
-	e1.wantTexts(before, "en", nil, "greeting", "ask.problem", "ask.order")
+	e1.wantTexts(before, "en", nil, "greeting", "ask.problem✓refund", "ask.order")
 
 	// The process died before confirming: Telegram sends everything again.
 	if n := fake.Redeliver(first); n != 2 {
@@ -281,6 +282,15 @@ func TestUnreachableAtStart(t *testing.T) {
 		t.Fatal("ready before connecting")
 	}
 	e.waitReady()
+	// Once Telegram answers again the bot is ready, and stays so while its
+	// long poll waits (not only after that poll ends).
+	if !e.fake.WaitFor(5*time.Second, func() bool { return e.fake.Faults() == 0 && e.fake.Polling() }) {
+		t.Fatal("the faults were not all hit")
+	}
+	time.Sleep(100 * time.Millisecond)
+	if !e.tg.Ready() {
+		t.Fatal("not ready while Telegram answers again")
+	}
 	user := telegramtest.User{ID: 1000, FirstName: "Alice", LanguageCode: "en"}
 	e.wantTexts(e.say(telegramtest.Private(user), user, "/start"), "en", nil, "greeting", "ask.problem")
 	logs := e.log.String()

@@ -2,6 +2,7 @@ package telegram_test
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,8 @@ import (
 var (
 	problems = []string{"return", "refund", "credit", "service", "unsure"}
 	channels = []string{"phone", "callback", "email", "chat"}
+	// answerChoices are the buttons under a full answer.
+	answerChoices = []string{"draft", "on_call", "cant_help", "save_case", "remind", "worked", "didnt", "start_over"}
 )
 
 const (
@@ -63,6 +66,8 @@ func walk(e *env, user telegramtest.User, lang, p, c string, typed bool) {
 	got = e.press(chat, user, p)
 	if m, _ := e.fake.Message(chat.ID, problemMsg); len(m.Keyboard) != 0 {
 		e.t.Fatal("the pressed question kept its buttons")
+	} else if want := e.want(lang, "ask.problem✓"+p, data); m.Text != want {
+		e.t.Fatalf("the pressed question shows %q, want %q", m.Text, want)
 	}
 	if p != "service" {
 		e.wantTexts(got, lang, data, "ask.order")
@@ -87,7 +92,7 @@ func walk(e *env, user telegramtest.User, lang, p, c string, typed bool) {
 	got = e.press(chat, user, c)
 	e.wantTexts(got, lang, data,
 		"answer."+p+"."+c+".steps", "ready."+p, "answer."+p+"."+c+".say", "tip."+c, "answer.next")
-	e.wantButtons(got[4], lang, "cant_help", "start_over")
+	e.wantButtons(got[4], lang, answerChoices...)
 	if typed && p != "service" && !strings.Contains(got[2].Text, orderNo) {
 		e.t.Errorf("the phrasing does not quote the order number: %q", short(got[2].Text))
 	}
@@ -179,9 +184,17 @@ func TestCommandMenus(t *testing.T) {
 	if !e.fake.WaitFor(5e9, func() bool { return e.fake.Commands("") != "" && e.fake.Commands("lv") != "" }) {
 		t.Fatal("command menus not set")
 	}
+	// The flow's commands: the engine's and the notebook's.
+	names := e.pack.Def.Commands()
+	if !slices.Contains(names, "cases") || !slices.Contains(names, "case") {
+		t.Fatalf("the pack's commands %v lack the notebook's", names)
+	}
 	for code, lang := range map[string]string{"": "en", "lv": "lv"} {
 		menu := e.fake.Commands(code)
-		for _, name := range []string{"start", "help", "reset", "language", "forget", "privacy"} {
+		if n := strings.Count(menu, `"command":`); n != len(names) {
+			t.Errorf("menu %q has %d commands, want %d", code, n, len(names))
+		}
+		for _, name := range names {
 			desc, _ := e.pack.Text(lang, "commands."+name)
 			if !strings.Contains(menu, fmt.Sprintf(`{"command":%q,"description":%q}`, name, strings.TrimSpace(desc))) {
 				t.Errorf("menu %q lacks %s: %s", code, name, menu)

@@ -26,21 +26,30 @@ func (b *Bot) poll(ctx context.Context, api *tgbotapi.BotAPI) {
 	allowed := jsonParam(allowedUpdates)
 	backoff := b.retryMin
 	conflicts := 0
+	// After a failed poll, the next one returns at once (timeout 0): a long
+	// poll would keep the bot "not ready" for up to pollTimeout after
+	// Telegram is back.
+	quick := false
 	// Connected, and no webhook in the way: ready until a poll fails.
 	b.ready.Store(true)
 	for ctx.Err() == nil {
+		timeout := pollTimeout
+		if quick {
+			timeout = 0
+		}
 		p := tgbotapi.Params{
-			"timeout":         strconv.Itoa(pollTimeout),
+			"timeout":         strconv.Itoa(timeout),
 			"limit":           strconv.Itoa(pollLimit),
 			"allowed_updates": allowed,
 		}
 		p.AddNonZero("offset", offset)
-		resp, err := b.call(ctx, api, "getUpdates", p, retryPolicy{once: true})
+		resp, err := b.call(ctx, "getUpdates", p, retryPolicy{once: true})
 		if err != nil {
 			if ctx.Err() != nil {
 				break
 			}
 			b.ready.Store(false)
+			quick = true
 			wait := jittered(backoff)
 			backoff = min(backoff*2, b.retryMax)
 			var e *apiError
@@ -66,9 +75,9 @@ func (b *Bot) poll(ctx context.Context, api *tgbotapi.BotAPI) {
 			continue
 		}
 		confirmed = offset
-		conflicts = 0
+		conflicts, quick = 0, false
 		b.ready.Store(true)
-		ups := b.decodeUpdates(resp.Result)
+		ups := b.decodeUpdates(resp.result)
 		next, err := b.acceptBatch(ctx, api, ups)
 		if next > offset {
 			offset = next
@@ -97,7 +106,7 @@ func (b *Bot) poll(ctx context.Context, api *tgbotapi.BotAPI) {
 		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		p := tgbotapi.Params{"offset": strconv.Itoa(offset), "timeout": "0", "limit": "1", "allowed_updates": allowed}
-		if _, err := b.call(cctx, api, "getUpdates", p, retryPolicy{once: true}); err != nil {
+		if _, err := b.call(cctx, "getUpdates", p, retryPolicy{once: true}); err != nil {
 			b.log.Debug("telegram: could not confirm the last updates; they come again and are dropped as duplicates", "err", err)
 		}
 	}
@@ -163,7 +172,7 @@ func (b *Bot) acceptBatch(ctx context.Context, api *tgbotapi.BotAPI, ups []polle
 			continue
 		}
 		if cq := up.CallbackQuery; cq != nil {
-			b.answer(api, cq.ID)
+			b.answer(cq.ID)
 		}
 		u, kind, ok := b.convert(up, self)
 		b.cfg.Obs.Received(Platform, kind)

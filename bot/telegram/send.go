@@ -1,9 +1,7 @@
 package telegram
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -34,7 +32,11 @@ type convState struct {
 	// so an edit that changes nothing is not sent.
 	last     int
 	lastHash uint64
-	used     time.Time
+	// kbText is the text of the message with live buttons, as sent, so a
+	// collapse can show the choice under it.
+	kbText string
+	kbHTML bool
+	used   time.Time
 }
 
 // Send delivers one reply and returns once Telegram accepted it. It waits
@@ -46,22 +48,25 @@ func (b *Bot) Send(ctx context.Context, r bot.Reply) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", err, bot.ErrPermanent)
 	}
-	api, err := b.waitAPI(ctx)
-	if err != nil {
+	// Calls wait until Run has connected: until then the token is not
+	// known to work.
+	if _, err := b.waitAPI(ctx); err != nil {
 		return err
 	}
 	switch {
 	case r.Kind == bot.Collapse:
-		return b.collapse(ctx, api, r)
+		return b.collapse(ctx, r)
 	case r.Edit != "":
-		return b.edit(ctx, api, rt, r)
+		return b.edit(ctx, rt, r)
 	}
-	return b.send(ctx, api, rt, r)
+	return b.send(ctx, rt, r)
 }
 
-// collapse removes the buttons of the message a button was pressed on. An
-// edit we know would change nothing is not sent.
-func (b *Bot) collapse(ctx context.Context, api *tgbotapi.BotAPI, r bot.Reply) error {
+// collapse removes the buttons of the message a button was pressed on.
+// When this process sent that message, so knows its text, the choice is
+// shown under it ("✓ Get a refund") in the same call; otherwise only the
+// buttons go. An edit we know would change nothing is not sent.
+func (b *Bot) collapse(ctx context.Context, r bot.Reply) error {
 	chat, msg, err := parseRef(r.Edit)
 	if err != nil {
 		return fmt.Errorf("%w: %w", err, bot.ErrPermanent)
@@ -69,18 +74,63 @@ func (b *Bot) collapse(ctx context.Context, api *tgbotapi.BotAPI, r bot.Reply) e
 	if b.knownBare(r.Conv, chat, msg) {
 		return nil
 	}
-	if err := b.removeKeyboard(ctx, api, chat, msg); err != nil {
+	if r.Chosen != "" {
+		if p, ok := b.keyboardText(r.Conv, chat, msg); ok {
+			if done, err := b.showChoice(ctx, r.Conv, chat, msg, p, r.Chosen); done {
+				return err
+			}
+		}
+	}
+	if err := b.removeKeyboard(ctx, chat, msg); err != nil {
 		return err
 	}
 	b.dropKeyboard(r.Conv, chat, msg)
 	return nil
 }
 
+// showChoice edits the pressed message to its text with the chosen label
+// under it, and no buttons. It reports false when that cannot be done (too
+// long, refused), so the caller just removes the buttons.
+func (b *Bot) showChoice(ctx context.Context, conv string, chat int64, msg int, p part, label string) (bool, error) {
+	np := part{html: p.html}
+	if p.html {
+		np.text = p.text + "\n\n✓ <b>" + html.EscapeString(label) + "</b>"
+		if n, _, err := tghtml.Check(np.text); err != nil || n > maxText {
+			return false, nil
+		}
+	} else {
+		np.text = p.text + "\n\n✓ " + label
+		if tghtml.Len(np.text) > maxText {
+			return false, nil
+		}
+	}
+	params := tgbotapi.Params{"chat_id": itoa64(chat), "message_id": strconv.Itoa(msg), "text": np.text,
+		"disable_web_page_preview": "true"}
+	if np.html {
+		params["parse_mode"] = tgbotapi.ModeHTML
+	}
+	_, err := b.call(ctx, "editMessageText", params, retryPolicy{chat: chat, paced: true})
+	var e *apiError
+	switch {
+	case err == nil || (errors.As(err, &e) && e.notModified()):
+		b.noteEdited(conv, chat, msg, false, contentHash(np, nil), np)
+		return true, nil
+	case errors.As(err, &e) && e.goneMessage():
+		b.dropKeyboard(conv, chat, msg)
+		return true, nil
+	case errors.As(err, &e) && e.class == bot.CallPermanent:
+		return true, nil // blocked: the message that follows reports it
+	case errors.As(err, &e) && e.class == bot.CallClientError:
+		return false, nil // refused as written: just remove the buttons
+	}
+	return true, fmt.Errorf("telegram: collapse: %w", err)
+}
+
 // removeKeyboard edits a message's buttons away. A message that has none
 // already, or is gone, is fine.
-func (b *Bot) removeKeyboard(ctx context.Context, api *tgbotapi.BotAPI, chat int64, msg int) error {
+func (b *Bot) removeKeyboard(ctx context.Context, chat int64, msg int) error {
 	p := tgbotapi.Params{"chat_id": itoa64(chat), "message_id": strconv.Itoa(msg)}
-	_, err := b.call(ctx, api, "editMessageReplyMarkup", p, retryPolicy{chat: chat, paced: true})
+	_, err := b.call(ctx, "editMessageReplyMarkup", p, retryPolicy{chat: chat, paced: true})
 	var e *apiError
 	if err == nil || (errors.As(err, &e) && (e.notModified() || e.goneMessage())) {
 		return nil
@@ -94,8 +144,8 @@ func (b *Bot) removeKeyboard(ctx context.Context, api *tgbotapi.BotAPI, chat int
 // send posts a new message, split at paragraphs when it is too long; the
 // buttons go on the last part. The previous message's buttons are removed
 // first, so only the current question's can be pressed.
-func (b *Bot) send(ctx context.Context, api *tgbotapi.BotAPI, rt route, r bot.Reply) error {
-	if err := b.clearOldKeyboard(ctx, api, r.Conv, 0); err != nil {
+func (b *Bot) send(ctx context.Context, rt route, r bot.Reply) error {
+	if err := b.clearOldKeyboard(ctx, r.Conv, 0); err != nil {
 		return err
 	}
 	parts := renderParts(r.Text)
@@ -108,23 +158,23 @@ func (b *Bot) send(ctx context.Context, api *tgbotapi.BotAPI, rt route, r bot.Re
 		if last && len(r.Buttons) > 0 {
 			params["reply_markup"] = jsonParam(keyboard(r.Buttons))
 		}
-		resp, err := b.call(ctx, api, "sendMessage", params, retryPolicy{chat: rt.chat, paced: true})
+		resp, err := b.call(ctx, "sendMessage", params, retryPolicy{chat: rt.chat, paced: true})
 		if err != nil {
 			return fmt.Errorf("telegram: send: %w", err)
 		}
-		id := messageID(resp)
+		id := resp.messageID
 		var h uint64
 		if last {
 			h = contentHash(p, r.Buttons)
 		}
-		b.noteSent(r.Conv, rt.chat, id, last && len(r.Buttons) > 0, h)
+		b.noteSent(r.Conv, rt.chat, id, last && len(r.Buttons) > 0, h, p)
 	}
 	return nil
 }
 
 // edit replaces a message's text and buttons in place (editMessageText).
 // Should the message be gone, the reply is sent as a new one.
-func (b *Bot) edit(ctx context.Context, api *tgbotapi.BotAPI, rt route, r bot.Reply) error {
+func (b *Bot) edit(ctx context.Context, rt route, r bot.Reply) error {
 	chat, msg, err := parseRef(r.Edit)
 	if err != nil {
 		return fmt.Errorf("%w: %w", err, bot.ErrPermanent)
@@ -139,7 +189,7 @@ func (b *Bot) edit(ctx context.Context, api *tgbotapi.BotAPI, rt route, r bot.Re
 	}
 	h := contentHash(parts[0], buttons)
 	if !b.sameContent(r.Conv, chat, msg, h) {
-		if err := b.clearOldKeyboard(ctx, api, r.Conv, msg); err != nil {
+		if err := b.clearOldKeyboard(ctx, r.Conv, msg); err != nil {
 			return err
 		}
 		p := parts[0]
@@ -151,13 +201,13 @@ func (b *Bot) edit(ctx context.Context, api *tgbotapi.BotAPI, rt route, r bot.Re
 		if len(buttons) > 0 {
 			params["reply_markup"] = jsonParam(keyboard(buttons))
 		}
-		_, err := b.call(ctx, api, "editMessageText", params, retryPolicy{chat: chat, paced: true})
+		_, err := b.call(ctx, "editMessageText", params, retryPolicy{chat: chat, paced: true})
 		var e *apiError
 		switch {
 		case err == nil || (errors.As(err, &e) && e.notModified()):
-			b.noteEdited(r.Conv, chat, msg, len(buttons) > 0, h)
+			b.noteEdited(r.Conv, chat, msg, len(buttons) > 0, h, p)
 		case errors.As(err, &e) && e.goneMessage():
-			return b.send(ctx, api, rt, r)
+			return b.send(ctx, rt, r)
 		default:
 			return fmt.Errorf("telegram: edit: %w", err)
 		}
@@ -171,23 +221,23 @@ func (b *Bot) edit(ctx context.Context, api *tgbotapi.BotAPI, rt route, r bot.Re
 		if last && len(r.Buttons) > 0 {
 			params["reply_markup"] = jsonParam(keyboard(r.Buttons))
 		}
-		resp, err := b.call(ctx, api, "sendMessage", params, retryPolicy{chat: rt.chat, paced: true})
+		resp, err := b.call(ctx, "sendMessage", params, retryPolicy{chat: rt.chat, paced: true})
 		if err != nil {
 			return fmt.Errorf("telegram: send: %w", err)
 		}
-		b.noteSent(r.Conv, rt.chat, messageID(resp), last && len(r.Buttons) > 0, 0)
+		b.noteSent(r.Conv, rt.chat, resp.messageID, last && len(r.Buttons) > 0, 0, p)
 	}
 	return nil
 }
 
 // clearOldKeyboard removes the buttons still live in the conversation
 // (except on keep, the message about to be edited), once.
-func (b *Bot) clearOldKeyboard(ctx context.Context, api *tgbotapi.BotAPI, conv string, keep int) error {
+func (b *Bot) clearOldKeyboard(ctx context.Context, conv string, keep int) error {
 	chat, kb := b.liveKeyboard(conv)
 	if kb == 0 || kb == keep {
 		return nil
 	}
-	if err := b.removeKeyboard(ctx, api, chat, kb); err != nil {
+	if err := b.removeKeyboard(ctx, chat, kb); err != nil {
 		return err
 	}
 	b.dropKeyboard(conv, chat, kb)
@@ -260,33 +310,6 @@ func keyboard(bs []bot.Button) tgbotapi.InlineKeyboardMarkup {
 	return tgbotapi.NewInlineKeyboardMarkup(rows...)
 }
 
-// messageID reads the sent message's id. Telegram puts it first, so the
-// (often long) rest of the message is not decoded.
-func messageID(resp *tgbotapi.APIResponse) int {
-	dec := json.NewDecoder(bytes.NewReader(resp.Result))
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return 0
-	}
-	for dec.More() {
-		key, err := dec.Token()
-		if err != nil {
-			return 0
-		}
-		if key == "message_id" {
-			var id int
-			if dec.Decode(&id) != nil {
-				return 0
-			}
-			return id
-		}
-		var skip json.RawMessage
-		if dec.Decode(&skip) != nil {
-			return 0
-		}
-	}
-	return 0
-}
-
 func contentHash(p part, bs []bot.Button) uint64 {
 	h := fnv.New64a()
 	h.Write([]byte(p.text))
@@ -341,15 +364,27 @@ func (b *Bot) liveKeyboard(conv string) (int64, int) {
 	return 0, 0
 }
 
+// keyboardText is the text of msg, when it is the message with live
+// buttons and this process sent it.
+func (b *Bot) keyboardText(conv string, chat int64, msg int) (part, bool) {
+	b.convMu.Lock()
+	defer b.convMu.Unlock()
+	st := b.convs[conv]
+	if st == nil || st.chat != chat || st.kb != msg || st.kbText == "" {
+		return part{}, false
+	}
+	return part{text: st.kbText, html: st.kbHTML}, true
+}
+
 func (b *Bot) dropKeyboard(conv string, chat int64, msg int) {
 	b.convMu.Lock()
 	defer b.convMu.Unlock()
 	if st := b.convs[conv]; st != nil && st.chat == chat && st.kb == msg {
-		st.kb = 0
+		st.kb, st.kbText = 0, ""
 	}
 }
 
-func (b *Bot) noteSent(conv string, chat int64, msg int, buttons bool, h uint64) {
+func (b *Bot) noteSent(conv string, chat int64, msg int, buttons bool, h uint64, p part) {
 	if msg == 0 {
 		return
 	}
@@ -360,20 +395,20 @@ func (b *Bot) noteSent(conv string, chat int64, msg int, buttons bool, h uint64)
 		st.floor = msg
 	}
 	if buttons {
-		st.kb = msg
+		st.kb, st.kbText, st.kbHTML = msg, p.text, p.html
 	}
 	st.last, st.lastHash = msg, h
 }
 
-func (b *Bot) noteEdited(conv string, chat int64, msg int, buttons bool, h uint64) {
+func (b *Bot) noteEdited(conv string, chat int64, msg int, buttons bool, h uint64, p part) {
 	b.convMu.Lock()
 	defer b.convMu.Unlock()
 	st := b.state(conv, chat, time.Now())
 	switch {
 	case buttons:
-		st.kb = msg
+		st.kb, st.kbText, st.kbHTML = msg, p.text, p.html
 	case st.kb == msg:
-		st.kb = 0
+		st.kb, st.kbText = 0, ""
 	}
 	st.last, st.lastHash = msg, h
 }

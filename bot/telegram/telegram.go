@@ -1,9 +1,12 @@
 // Package telegram is the Telegram front end, on go-telegram-bot-api v5
-// (tgbotapi). It closes that library's gaps itself: every call runs under a
-// context (an HTTPClient that adds it), getUpdates runs in our own loop
-// (offsets confirmed only once the dispatcher holds the update), the
-// webhook checks Telegram's secret token, and one sender paces messages
-// and retries 429s after exactly retry_after.
+// (tgbotapi): its client signs in (getMe) and its types describe updates
+// and keyboards. The adapter closes that library's gaps itself: every call
+// after getMe is its own form POST under a context, whose answer is read
+// only as far as needed (Telegram echoes every sent message in full),
+// getUpdates runs in our own loop (offsets confirmed only once the
+// dispatcher holds the update), the webhook checks Telegram's secret token,
+// and one sender paces messages and edits and retries 429s after exactly
+// retry_after.
 //
 // Keys: a conversation is "tg:<chat>:<user>", so two people in one group
 // have their own; a user is "tg:<user>"; a delivery is "tg:<update_id>".
@@ -25,7 +28,6 @@ import (
 
 	"github.com/supportbot/supportbot/bot"
 	"github.com/supportbot/supportbot/content"
-	"github.com/supportbot/supportbot/flows"
 )
 
 // Platform is the platform name in updates and replies.
@@ -69,6 +71,7 @@ type Config struct {
 type Bot struct {
 	cfg  Config
 	log  *slog.Logger
+	base string // APIURL/bot<TOKEN>/: a method's URL is base+method
 	http *http.Client
 	// pollHTTP carries getUpdates on connections of its own, so a long
 	// poll never queues behind sends for a free connection.
@@ -126,6 +129,7 @@ func New(cfg Config) (*Bot, error) {
 	b := &Bot{
 		cfg:       cfg,
 		log:       cfg.Log.With("platform", Platform),
+		base:      cfg.APIURL + "/bot" + cfg.Token + "/",
 		http:      hc,
 		pollHTTP:  pc,
 		pace:      newPacer(cfg.Rate, cfg.ChatRate),
@@ -152,14 +156,16 @@ func defaultHTTPClient() *http.Client {
 	return &http.Client{Timeout: clientTimeout, Transport: tr}
 }
 
-// commandMenus builds setMyCommands' lists from the pack: the first
-// language is the default (no language_code), the others have their code.
+// commandMenus builds setMyCommands' lists from the pack: its flow's
+// commands (the notebook's too, when it has one), described in each
+// language. The first language is the default (no language_code), the
+// others have their code.
 func commandMenus(p *content.Pack) (map[string][]tgbotapi.BotCommand, error) {
 	out := map[string][]tgbotapi.BotCommand{}
 	for i, lang := range p.Languages() {
 		var list []tgbotapi.BotCommand
-		for _, name := range flows.Commands {
-			desc, err := p.Text(lang, "commands."+name)
+		for _, name := range p.Def.Commands() {
+			desc, err := p.Text(lang, content.CommandKey(name))
 			if err != nil {
 				return nil, fmt.Errorf("telegram: command menu: %w", err)
 			}
@@ -192,16 +198,16 @@ func (b *Bot) Run(ctx context.Context) error {
 	if api == nil {
 		return nil
 	}
-	go b.setCommands(ctx, api)
+	go b.setCommands(ctx)
 	if b.cfg.WebhookURL != "" {
-		if !b.setWebhook(ctx, api) {
+		if !b.setWebhook(ctx) {
 			return nil
 		}
 		b.ready.Store(true)
 		<-ctx.Done()
 		return nil
 	}
-	if !b.deleteWebhook(ctx, api) {
+	if !b.deleteWebhook(ctx) {
 		return nil
 	}
 	b.poll(ctx, api)
@@ -260,11 +266,11 @@ func (b *Bot) mode() string {
 }
 
 // setCommands registers the command menus, retrying in the background.
-func (b *Bot) setCommands(ctx context.Context, api *tgbotapi.BotAPI) {
+func (b *Bot) setCommands(ctx context.Context) {
 	for code, list := range b.commands {
 		p := tgbotapi.Params{"commands": jsonParam(list)}
 		p.AddNonEmpty("language_code", code)
-		if _, err := b.call(ctx, api, "setMyCommands", p, retryPolicy{}); err != nil && ctx.Err() == nil {
+		if _, err := b.call(ctx, "setMyCommands", p, retryPolicy{}); err != nil && ctx.Err() == nil {
 			b.log.Warn("telegram: cannot set the command menu", "lang", code, "err", err)
 		}
 	}
@@ -272,27 +278,27 @@ func (b *Bot) setCommands(ctx context.Context, api *tgbotapi.BotAPI) {
 
 // setWebhook points Telegram at our endpoint with the secret token, which
 // tgbotapi's WebhookConfig lacks, hence MakeRequest.
-func (b *Bot) setWebhook(ctx context.Context, api *tgbotapi.BotAPI) bool {
+func (b *Bot) setWebhook(ctx context.Context) bool {
 	p := tgbotapi.Params{
 		"url":             b.cfg.WebhookURL,
 		"secret_token":    b.cfg.WebhookSecret,
 		"allowed_updates": jsonParam(allowedUpdates),
 	}
-	return b.untilDone(ctx, api, "setWebhook", p, "telegram: cannot set the webhook; retrying")
+	return b.untilDone(ctx, "setWebhook", p, "telegram: cannot set the webhook; retrying")
 }
 
 // deleteWebhook clears a webhook, which would make getUpdates fail with 409.
 // Pending updates are kept.
-func (b *Bot) deleteWebhook(ctx context.Context, api *tgbotapi.BotAPI) bool {
-	return b.untilDone(ctx, api, "deleteWebhook", tgbotapi.Params{}, "telegram: cannot delete the webhook; retrying")
+func (b *Bot) deleteWebhook(ctx context.Context) bool {
+	return b.untilDone(ctx, "deleteWebhook", tgbotapi.Params{}, "telegram: cannot delete the webhook; retrying")
 }
 
 // untilDone retries a start-up call with backoff until it succeeds or ctx
 // ends.
-func (b *Bot) untilDone(ctx context.Context, api *tgbotapi.BotAPI, method string, p tgbotapi.Params, msg string) bool {
+func (b *Bot) untilDone(ctx context.Context, method string, p tgbotapi.Params, msg string) bool {
 	backoff := b.retryMin
 	for attempt := 0; ; attempt++ {
-		_, err := b.call(ctx, api, method, p, retryPolicy{once: true})
+		_, err := b.call(ctx, method, p, retryPolicy{once: true})
 		if err == nil {
 			return true
 		}
@@ -329,7 +335,7 @@ func (b *Bot) waitAPI(ctx context.Context) (*tgbotapi.BotAPI, error) {
 
 // answer answers a callback query at once, in the background, so the
 // button's spinner stops; stale and forged presses too.
-func (b *Bot) answer(api *tgbotapi.BotAPI, id string) {
+func (b *Bot) answer(id string) {
 	if id == "" {
 		return
 	}
@@ -341,7 +347,7 @@ func (b *Bot) answer(api *tgbotapi.BotAPI, id string) {
 		// Telegram drops an unanswered query after about 15 s.
 		ctx, cancel := context.WithTimeout(context.Background(), 12*time.Second)
 		defer cancel()
-		_, err := b.call(ctx, api, "answerCallbackQuery", tgbotapi.Params{"callback_query_id": id},
+		_, err := b.call(ctx, "answerCallbackQuery", tgbotapi.Params{"callback_query_id": id},
 			retryPolicy{maxWait: 10 * time.Second})
 		if err != nil {
 			b.log.Debug("telegram: callback not answered", "err", err)

@@ -66,8 +66,8 @@ func (b *Bot) convertCallback(u bot.Update, cq *callbackQuery, self tgbotapi.Use
 	if m.IsTopic {
 		rt.thread = m.ThreadID
 	}
+	setHome(&u, cq.From.ID)
 	if isGroup(m.Chat) {
-		setHome(&u, cq.From.ID)
 		// In a group our messages answer the message of the person they
 		// are for. A press by someone else must not collapse that
 		// person's buttons: it gets them their own current question.
@@ -148,14 +148,15 @@ func (b *Bot) convertMessage(u bot.Update, m *message, self tgbotapi.User) (bot.
 	}
 	if group {
 		rt.replyTo = m.MessageID
-		setHome(&u, m.From.ID)
 	}
+	setHome(&u, m.From.ID)
 	u.Route = rt.String()
 	return u, kind, true
 }
 
-// setHome points reminders from a group at the person's private chat with
-// the bot (its id is theirs): a reminder about their case is theirs alone.
+// setHome names the person's private chat with the bot (its id is
+// theirs) as where their reminders go, for every update: a reminder about
+// their case is theirs alone, even when the case began in a group.
 func setHome(u *bot.Update, user int64) {
 	u.HomeConv = convKey(user, user)
 	u.HomeRoute = strconv.FormatInt(user, 10)

@@ -29,11 +29,11 @@ func TestConvert(t *testing.T) {
 		want      bot.Update
 	}{
 		{"text", `{"update_id":7,"message":{"message_id":1,` + private + `,"text":"refund"}}`, true,
-			bot.Update{ID: "tg:7", Conv: "tg:5:5", User: "tg:5", Kind: bot.KindText, Text: "refund", Lang: "lv-LV", Route: "5"}},
+			bot.Update{ID: "tg:7", Conv: "tg:5:5", User: "tg:5", Kind: bot.KindText, Text: "refund", Lang: "lv-LV", Route: "5", HomeConv: "tg:5:5", HomeRoute: "5"}},
 		{"deep link", `{"update_id":8,"message":{"message_id":1,` + private + `,"text":"/start refund_phone"}}`, true,
-			bot.Update{ID: "tg:8", Conv: "tg:5:5", User: "tg:5", Kind: bot.KindCommand, Command: "start", Args: "refund_phone", Lang: "lv-LV", Route: "5"}},
+			bot.Update{ID: "tg:8", Conv: "tg:5:5", User: "tg:5", Kind: bot.KindCommand, Command: "start", Args: "refund_phone", Lang: "lv-LV", Route: "5", HomeConv: "tg:5:5", HomeRoute: "5"}},
 		{"photo", `{"update_id":9,"message":{"message_id":1,` + private + `,"photo":[{"file_id":"x"}]}}`, true,
-			bot.Update{ID: "tg:9", Conv: "tg:5:5", User: "tg:5", Kind: bot.KindOther, Lang: "lv-LV", Route: "5"}},
+			bot.Update{ID: "tg:9", Conv: "tg:5:5", User: "tg:5", Kind: bot.KindOther, Lang: "lv-LV", Route: "5", HomeConv: "tg:5:5", HomeRoute: "5"}},
 		{"service", `{"update_id":10,"message":{"message_id":1,` + private + `,"new_chat_title":"x"}}`, false, bot.Update{}},
 		{"edited", `{"update_id":11,"edited_message":{"message_id":1,` + private + `,"text":"x"}}`, false, bot.Update{}},
 		{"group, not addressed", `{"update_id":12,"message":{"message_id":3,` + group + `,"text":"hello @HelpBotter"}}`, false, bot.Update{}},
@@ -45,7 +45,7 @@ func TestConvert(t *testing.T) {
 		{"group, reply to the bot", `{"update_id":16,"message":{"message_id":3,` + group + `,"text":"123","reply_to_message":{"message_id":2,"chat":{"id":-100,"type":"supergroup"},"from":{"id":99,"is_bot":true,"first_name":"H"}}}}`, true,
 			bot.Update{ID: "tg:16", Conv: "tg:-100:5", User: "tg:5", Kind: bot.KindText, Text: "123", Route: "-100:r3", HomeConv: "tg:5:5", HomeRoute: "5"}},
 		{"button", `{"update_id":17,"callback_query":{"id":"q","data":"a.b","from":{"id":5,"first_name":"A"},"message":{"message_id":9,"chat":{"id":5,"type":"private"}}}}`, true,
-			bot.Update{ID: "tg:17", Conv: "tg:5:5", User: "tg:5", Kind: bot.KindButton, Data: "a.b", Ref: "5:9", Route: "5"}},
+			bot.Update{ID: "tg:17", Conv: "tg:5:5", User: "tg:5", Kind: bot.KindButton, Data: "a.b", Ref: "5:9", Route: "5", HomeConv: "tg:5:5", HomeRoute: "5"}},
 		{"someone else's button", `{"update_id":18,"callback_query":{"id":"q","data":"a.b","from":{"id":6,"first_name":"B"},"message":{"message_id":9,"chat":{"id":-100,"type":"supergroup"},"reply_to_message":{"message_id":3,"from":{"id":5,"first_name":"A"},"chat":{"id":-100,"type":"supergroup"}}}}}`, true,
 			bot.Update{ID: "tg:18", Conv: "tg:-100:6", User: "tg:6", Kind: bot.KindButton, Data: "a.b", Route: "-100", HomeConv: "tg:6:6", HomeRoute: "6"}},
 		{"inline message button", `{"update_id":19,"callback_query":{"id":"q","data":"a.b","from":{"id":5,"first_name":"A"},"inline_message_id":"x"}}`, false, bot.Update{}},

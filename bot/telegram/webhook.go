@@ -56,7 +56,7 @@ func (b *Bot) webhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if cq := up.CallbackQuery; cq != nil {
-		b.answer(api, cq.ID)
+		b.answer(cq.ID)
 	}
 	u, kind, ok := b.convert(&up, api.Self)
 	b.cfg.Obs.Received(Platform, kind)

@@ -22,6 +22,9 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 // Latencies collects durations; safe for concurrent use.
@@ -73,7 +76,9 @@ type Result struct {
 	// SelfCPU is this process's CPU time during the window: the driver,
 	// the fake platform and, for a baseline, the plain client.
 	SelfCPU time.Duration
-	Notes   []string
+	// Stages is where the bot's time went, from its /metrics.
+	Stages []string
+	Notes  []string
 }
 
 // Rate is actions answered per second.
@@ -98,6 +103,9 @@ func (r *Result) Print(w io.Writer) {
 	if r.SelfCPU > 0 {
 		fmt.Fprintf(w, "  load tool  CPU %v in all, %v per answered update (driver and fake platform)\n",
 			r.SelfCPU.Round(time.Millisecond), perUpdate(r.SelfCPU, r.Answered.Load()))
+	}
+	for _, n := range r.Stages {
+		fmt.Fprintf(w, "  stage      %s\n", n)
 	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(w, "  note       %s\n", n)
@@ -344,4 +352,130 @@ func (r Runner) Run(d time.Duration) time.Duration {
 	}
 	wg.Wait()
 	return time.Since(start)
+}
+
+// Stages is a snapshot of the bot's latency histograms from its /metrics:
+// per stage (a store call, a turn, a platform call), how many and how long.
+type Stages map[string]*stage
+
+type stage struct {
+	count   float64
+	sum     float64   // seconds
+	bounds  []float64 // bucket upper bounds, seconds
+	buckets []float64 // cumulative counts
+}
+
+// stageMetrics are the histograms read: name → what the stage is called,
+// and the label that tells its kinds apart ("" for none).
+var stageMetrics = map[string][2]string{
+	"supportbot_store_op_duration_seconds": {"store", "op"},
+	"supportbot_turn_duration_seconds":     {"turn (run + commit)", ""},
+	"supportbot_api_call_duration_seconds": {"platform API call", ""},
+}
+
+// ReadStages scrapes http://addr/metrics.
+func ReadStages(addr string) (Stages, error) {
+	res, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(res.Body)
+	if err != nil {
+		return nil, err
+	}
+	out := Stages{}
+	for name, sm := range stageMetrics {
+		f := fams[name]
+		if f == nil {
+			continue
+		}
+		short, label := sm[0], sm[1]
+		for _, m := range f.GetMetric() {
+			key := short
+			for _, l := range m.GetLabel() {
+				if label != "" && l.GetName() == label {
+					key += " " + l.GetValue()
+				}
+			}
+			h := m.GetHistogram()
+			if h == nil {
+				continue
+			}
+			st := out[key]
+			if st == nil {
+				st = &stage{}
+				out[key] = st
+			}
+			st.count += float64(h.GetSampleCount())
+			st.sum += h.GetSampleSum()
+			for i, b := range h.GetBucket() {
+				if i >= len(st.bounds) {
+					st.bounds = append(st.bounds, b.GetUpperBound())
+					st.buckets = append(st.buckets, 0)
+				}
+				st.buckets[i] += float64(b.GetCumulativeCount())
+			}
+		}
+	}
+	return out, nil
+}
+
+// Since is what happened between an earlier snapshot and this one.
+func (s Stages) Since(before Stages) Stages {
+	out := Stages{}
+	for k, a := range s {
+		d := &stage{count: a.count, sum: a.sum, bounds: a.bounds, buckets: append([]float64(nil), a.buckets...)}
+		if b := before[k]; b != nil {
+			d.count -= b.count
+			d.sum -= b.sum
+			for i := range d.buckets {
+				if i < len(b.buckets) {
+					d.buckets[i] -= b.buckets[i]
+				}
+			}
+		}
+		out[k] = d
+	}
+	return out
+}
+
+// quantile estimates the q-quantile from the buckets (linear within one).
+func (st *stage) quantile(q float64) float64 {
+	if st.count == 0 {
+		return 0
+	}
+	rank := q * st.count
+	lo, prev := 0.0, 0.0
+	for i, c := range st.buckets {
+		if c >= rank {
+			if c == prev {
+				return st.bounds[i]
+			}
+			return lo + (st.bounds[i]-lo)*(rank-prev)/(c-prev)
+		}
+		lo, prev = st.bounds[i], c
+	}
+	return lo
+}
+
+// Notes describes each stage per answered update, slowest first.
+func (s Stages) Notes(actions int64) []string {
+	keys := make([]string, 0, len(s))
+	for k, st := range s {
+		if st.count > 0 {
+			keys = append(keys, k)
+		}
+	}
+	sort.Slice(keys, func(i, j int) bool { return s[keys[i]].sum > s[keys[j]].sum })
+	var out []string
+	for _, k := range keys {
+		st := s[k]
+		out = append(out, fmt.Sprintf("%-20s %5.2f per update, mean %s, p50 ~%s, p99 ~%s, %s per update in all",
+			k, st.count/float64(max(actions, 1)), ms(time.Duration(st.sum/st.count*float64(time.Second))),
+			ms(time.Duration(st.quantile(0.5)*float64(time.Second))), ms(time.Duration(st.quantile(0.99)*float64(time.Second))),
+			ms(time.Duration(st.sum/float64(max(actions, 1))*float64(time.Second)))))
+	}
+	return out
 }

@@ -500,13 +500,20 @@ func slackRunBot(o slackOptions, mode string, plan *slackPlan, tmp string) (*Res
 	}
 	d.client = &slacktest.Client{URL: "http://" + addr, HTTP: slackHTTPClient()}
 	var before ProcStat
+	var stages Stages
 	if child != nil {
 		before, _ = child.Stat()
+		stages, _ = ReadStages(child.Addr)
 	}
+	self := SelfCPU()
 	res.Duration = Runner{Chats: o.convs, Loop: d.conversation(plan, slackBotButton)}.Run(o.duration)
+	res.SelfCPU = SelfCPU() - self
 	if child != nil {
 		after, _ := child.Stat()
 		res.CPU = after.CPU - before.CPU
+		if now, err := ReadStages(child.Addr); err == nil {
+			res.Stages = now.Since(stages).Notes(res.Answered.Load())
+		}
 	}
 	time.Sleep(time.Second) // late duplicates
 	d.account()
@@ -754,7 +761,9 @@ func slackBaseline(o slackOptions, mode string, plan *slackPlan) (*Result, error
 		}
 		return slacktest.Button{}, false
 	}
+	self := SelfCPU()
 	res.Duration = Runner{Chats: o.convs, Loop: d.conversation(plan, pick)}.Run(o.duration)
+	res.SelfCPU = SelfCPU() - self
 	time.Sleep(time.Second)
 	d.account()
 	return res, nil

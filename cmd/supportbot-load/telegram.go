@@ -414,7 +414,7 @@ func tgRunBot(o tgOptions, plan *tgPlan, tmp string) (*Result, error) {
 	}
 	var child *Child
 	if o.inProcess {
-		stop, err := tgInProcess(d.fake, store, addr, o.webhook)
+		stop, err := tgInProcess(d.fake, store, addr, o.webhook, res)
 		if err != nil {
 			return nil, err
 		}
@@ -458,8 +458,10 @@ func tgRunBot(o tgOptions, plan *tgPlan, tmp string) (*Result, error) {
 		res.Notes = append(res.Notes, "STORE="+strings.Replace(store, tmp, "$TMP", 1))
 	}
 	var before ProcStat
+	var stages Stages
 	if child != nil {
 		before, _ = child.Stat()
+		stages, _ = ReadStages(child.Addr)
 	}
 	self := SelfCPU()
 	res.Duration = Runner{Chats: o.chats, Loop: d.conversation(plan, tgBotButton)}.Run(o.duration)
@@ -467,6 +469,9 @@ func tgRunBot(o tgOptions, plan *tgPlan, tmp string) (*Result, error) {
 	if child != nil {
 		after, _ := child.Stat()
 		res.CPU = after.CPU - before.CPU
+		if now, err := ReadStages(child.Addr); err == nil {
+			res.Stages = now.Since(stages).Notes(res.Answered.Load())
+		}
 	}
 	time.Sleep(time.Second) // late duplicates
 	d.account()
@@ -488,7 +493,7 @@ func tgRunBot(o tgOptions, plan *tgPlan, tmp string) (*Result, error) {
 
 // tgInProcess runs the adapter, a dispatcher and the store here, as serve
 // does, so a CPU profile of this process shows the bot's own costs.
-func tgInProcess(fake *telegramtest.Server, store, addr string, webhook bool) (func(), error) {
+func tgInProcess(fake *telegramtest.Server, store, addr string, webhook bool, res *Result) (func(), error) {
 	pack, err := content.Shipped()
 	if err != nil {
 		return nil, err
@@ -507,7 +512,7 @@ func tgInProcess(fake *telegramtest.Server, store, addr string, webhook bool) (f
 		return nil, fmt.Errorf("-inprocess knows memory and bolt:PATH, not %q", store)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	timed := &timedStore{Store: st}
+	timed := &timedStore{Store: st, start: time.Now()}
 	d, err := bot.New(bot.Config{Store: timed, Pack: pack, Log: log})
 	if err != nil {
 		return nil, err
@@ -550,15 +555,16 @@ func tgInProcess(fake *telegramtest.Server, store, addr string, webhook bool) (f
 			srv.Close()
 		}
 		st.Close()
-		timed.print(os.Stdout)
+		timed.print(os.Stdout, res.Answered.Load())
 	}, nil
 }
 
 // timedStore times every store call, for the in-process breakdown.
 type timedStore struct {
 	bot.Store
-	mu  sync.Mutex
-	ops map[string]*Latencies
+	start time.Time
+	mu    sync.Mutex
+	ops   map[string]*Latencies
 }
 
 func (t *timedStore) time(op string, start time.Time) {
@@ -601,14 +607,23 @@ func (t *timedStore) Finish(ctx context.Context, conv, delivery, owner string) e
 	return t.Store.Finish(ctx, conv, delivery, owner)
 }
 
-func (t *timedStore) print(w io.Writer) {
+func (t *timedStore) print(w io.Writer, actions int64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, op := range []string{"PutInbox", "Begin", "Commit", "MarkSent", "Finish"} {
 		if l := t.ops[op]; l != nil {
-			fmt.Fprintf(w, "  store      %-8s %7d calls  p50 %v  p95 %v  p99 %v\n", op, l.Len(),
-				ms(l.Percentile(50)), ms(l.Percentile(95)), ms(l.Percentile(99)))
+			fmt.Fprintf(w, "  store      %-8s %7d calls (%.2f per answered update)  p50 %v  p95 %v  p99 %v\n", op, l.Len(),
+				float64(l.Len())/float64(max(actions, 1)), ms(l.Percentile(50)), ms(l.Percentile(95)), ms(l.Percentile(99)))
 		}
+	}
+	// A store that commits in groups (bolt): how many calls share one
+	// transaction and its fsyncs.
+	if gs, ok := t.Store.(interface{ Stats() bolt.Stats }); ok {
+		st := gs.Stats()
+		took := time.Since(t.start).Seconds()
+		fmt.Fprintf(w, "  store      group commits: %d transactions for %d writing calls, %.1f calls each, %.0f transactions/s, %.2f ms apart\n",
+			st.Batches, st.Ops, float64(st.Ops)/float64(max(st.Batches, 1)), float64(st.Batches)/took,
+			1000*took/float64(max(st.Batches, 1)))
 	}
 }
 
@@ -678,8 +693,9 @@ func tgBaselineSameCalls(o tgOptions, plan *tgPlan, texts []string) *Result {
 // tgEcho is the plain client: one long-polling loop, each update handled
 // in its own goroutine. Without texts, every update gets one sendMessage.
 // With texts, a /start gets two messages and a button "s<n>" gets the
-// callback answered, the pressed message's buttons removed and n messages
-// (long texts, then a short one with the buttons), in order.
+// callback answered, the pressed message collapsed (its text with the
+// choice under it, no buttons) and n messages (long texts, then a short one
+// with the buttons), in order.
 func tgEcho(ctx context.Context, fake *telegramtest.Server, texts []string) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost, tr.MaxConnsPerHost = 256, 256
@@ -755,8 +771,11 @@ func tgEcho(ctx context.Context, fake *telegramtest.Server, texts []string) {
 					cq := u.CallbackQuery
 					chat := cq.Message.Chat.ID
 					post("answerCallbackQuery", url.Values{"callback_query_id": {cq.ID}})
-					post("editMessageReplyMarkup", url.Values{"chat_id": {strconv.FormatInt(chat, 10)},
-						"message_id": {strconv.Itoa(cq.Message.ID)}})
+					// The collapse, as the bot makes it: the question's text
+					// with the choice under it, and no buttons.
+					post("editMessageText", url.Values{"chat_id": {strconv.FormatInt(chat, 10)},
+						"message_id": {strconv.Itoa(cq.Message.ID)}, "parse_mode": {"HTML"},
+						"text": {texts[1] + "\n\n✓ <b>" + cq.Data + "</b>"}})
 					n, _ := strconv.Atoi(strings.TrimPrefix(cq.Data, "s"))
 					for k := 1; k < n; k++ {
 						send(chat, texts[2+k%(len(texts)-2)], false)

@@ -386,7 +386,8 @@ func writeResult(w http.ResponseWriter, res *apiResult) {
 	w.Write(encodeAnswer(res.body))
 }
 
-// encodeAnswer writes "ok" first, as Slack does.
+// encodeAnswer writes "ok" first, then "channel" and "ts", then the rest
+// (the echoed message), as Slack does.
 func encodeAnswer(body map[string]any) []byte {
 	okv, has := body["ok"]
 	if !has {
@@ -395,19 +396,26 @@ func encodeAnswer(body map[string]any) []byte {
 	}
 	rest := make(map[string]any, len(body))
 	for k, v := range body {
-		if k != "ok" {
+		if k != "ok" && k != "channel" && k != "ts" {
 			rest[k] = v
 		}
 	}
 	b, _ := json.Marshal(rest)
-	head := `{"ok":false`
+	head := []byte(`{"ok":false`)
 	if okv == true {
-		head = `{"ok":true`
+		head = []byte(`{"ok":true`)
+	}
+	for _, k := range []string{"channel", "ts"} {
+		if v, ok := body[k]; ok {
+			kv, _ := json.Marshal(v)
+			head = append(append(append(head, `,"`...), k...), `":`...)
+			head = append(head, kv...)
+		}
 	}
 	if len(b) <= 2 {
-		return []byte(head + "}")
+		return append(head, '}')
 	}
-	return append([]byte(head+","), b[1:]...)
+	return append(append(head, ','), b[1:]...)
 }
 
 // failure pops an injected failure; s.mu is held.

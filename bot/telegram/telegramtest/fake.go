@@ -861,13 +861,15 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.recordLocked(method, params, code, desc, false)
 	s.touch()
 	s.mu.Unlock()
-	if lm, ok := result.(lazyMessage); ok {
-		result = lm.json()
-	}
-	if code != http.StatusOK {
+	switch {
+	case code != http.StatusOK:
 		writeErr(w, code, desc, 0)
-	} else {
-		writeOK(w, result)
+	default:
+		if lm, ok := result.(lazyMessage); ok {
+			writeMessage(w, lm.json())
+		} else {
+			writeOK(w, result)
+		}
 	}
 	if s.opts.OnEvent != nil {
 		for _, e := range events {
@@ -1328,6 +1330,27 @@ func (s *Server) getUpdates(w http.ResponseWriter, r *http.Request, p url.Values
 func writeOK(w http.ResponseWriter, result any) {
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(map[string]any{"ok": true, "result": result})
+}
+
+// writeMessage answers with a message, its message_id first, as Telegram
+// writes it.
+func writeMessage(w http.ResponseWriter, m map[string]any) {
+	id := m["message_id"]
+	delete(m, "message_id")
+	rest, _ := json.Marshal(m)
+	head, _ := json.Marshal(id)
+	out := make([]byte, 0, len(rest)+48)
+	out = append(out, `{"ok":true,"result":{"message_id":`...)
+	out = append(out, head...)
+	if len(rest) > 2 {
+		out = append(out, ',')
+		out = append(out, rest[1:]...)
+	} else {
+		out = append(out, '}')
+	}
+	out = append(out, "}\n"...)
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(out)
 }
 
 func writeErr(w http.ResponseWriter, code int, desc string, retryAfter int) {

@@ -38,7 +38,7 @@ func (d *Dispatcher) render(u *Update, res *flows.Result) []Reply {
 			text, _ = pack.Text(lang, flows.KeyGeneric)
 		}
 		r := base
-		r.Text = text
+		r.Text, r.Lang = text, olang
 		r.Reminder = u.Kind == KindReminder
 		if o.Edit && u.Ref != "" {
 			// The message follows the user: it replaces the pressed one,

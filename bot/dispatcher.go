@@ -71,7 +71,8 @@ type Dispatcher struct {
 
 	mu      sync.Mutex
 	convs   map[string]*queue
-	known   map[string]bool // delivery ids queued or running here
+	known   map[string]bool            // delivery ids queued or running here
+	waiting map[string][]chan struct{} // Handle calls for a delivery already known (see enqueue)
 	closing bool
 	closed  chan struct{}
 	wg      sync.WaitGroup
@@ -142,6 +143,7 @@ func New(cfg Config) (*Dispatcher, error) {
 		engine:   cfg.Pack.Engine,
 		convs:    map[string]*queue{},
 		known:    map[string]bool{},
+		waiting:  map[string][]chan struct{}{},
 		closed:   make(chan struct{}),
 		sem:      make(chan struct{}, cfg.MaxTurns),
 		lim:      newLimiter(cfg.UserRate, cfg.RateWindow),
@@ -238,6 +240,12 @@ func (d *Dispatcher) enqueue(ctx context.Context, j job) error {
 			return ErrClosed
 		}
 		if d.known[j.u.ID] {
+			// Queued or running already (the start-up recovery may take a
+			// delivery between its PutInbox and here): a Handle waiting
+			// for it ends with that turn.
+			if j.done != nil {
+				d.waiting[j.u.ID] = append(d.waiting[j.u.ID], j.done)
+			}
 			d.mu.Unlock()
 			return nil
 		}
@@ -308,9 +316,14 @@ func (d *Dispatcher) worker(conv string, q *queue) {
 func (d *Dispatcher) unknow(j job) {
 	d.mu.Lock()
 	delete(d.known, j.u.ID)
+	waiting := d.waiting[j.u.ID]
+	delete(d.waiting, j.u.ID)
 	d.mu.Unlock()
 	if j.done != nil {
 		close(j.done)
+	}
+	for _, w := range waiting {
+		close(w)
 	}
 }
 

@@ -322,3 +322,53 @@ func TestUnreadableSessionStartsAgain(t *testing.T) {
 		t.Fatalf("unreadable session: %q", texts)
 	}
 }
+
+// recoveredFirst holds the PutInbox of one delivery until a worker began
+// it: the recovery takes the delivery between Handle's PutInbox and the
+// queueing of Handle's own turn.
+type recoveredFirst struct {
+	*memory.Store
+	id       string
+	begun    chan struct{}
+	returned chan struct{}
+	once     sync.Once
+}
+
+func (s *recoveredFirst) PutInbox(ctx context.Context, d bot.Delivery) (bot.InboxState, error) {
+	st, err := s.Store.PutInbox(ctx, d)
+	if d.ID == s.id {
+		<-s.begun
+		close(s.returned)
+	}
+	return st, err
+}
+
+func (s *recoveredFirst) Begin(ctx context.Context, l bot.Lease) (bot.Record, error) {
+	if l.Delivery == s.id {
+		s.once.Do(func() { close(s.begun) })
+	}
+	return s.Store.Begin(ctx, l)
+}
+
+// TestHandleOfRecoveredDelivery: a Handle whose delivery the recovery
+// queued first waits for that turn (it used to wait forever).
+func TestHandleOfRecoveredDelivery(t *testing.T) {
+	u := upd("rec", bot.KindText, "bill")
+	store := &recoveredFirst{Store: memory.New(nil), id: u.ID, begun: make(chan struct{}), returned: make(chan struct{})}
+	h := start(t, store, bot.Config{RecoverEvery: 5 * time.Millisecond, Lease: time.Nanosecond})
+	release := make(chan struct{})
+	h.rec.fail = func(bot.Reply) error { <-release; return nil }
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	handled := make(chan error, 1)
+	go func() { handled <- h.d.Handle(ctx, u) }()
+	<-store.returned
+	time.Sleep(20 * time.Millisecond) // Handle finds its delivery running
+	close(release)
+	if err := <-handled; err != nil {
+		t.Fatalf("Handle: %v", err)
+	}
+	if got := h.rec.texts("rec"); len(got) != 2 {
+		t.Fatalf("replies %q, want the turn's two", got)
+	}
+}

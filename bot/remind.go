@@ -80,10 +80,7 @@ func RemindTime(now time.Time, loc *time.Location, in time.Duration, date string
 // one process takes it), accepted like any update (the inbox makes it
 // exactly once), then deleted.
 func (d *Dispatcher) fireReminders(ctx context.Context) {
-	store, ok := d.cfg.Store.(Reminders)
-	if !ok {
-		return
-	}
+	store := d.cfg.Store
 	now := d.cfg.Now()
 	rs, err := store.ClaimReminders(ctx, now, d.cfg.Lease, 100)
 	if err != nil {

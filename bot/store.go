@@ -75,7 +75,8 @@ type Commit struct {
 	DeliveryTTL time.Duration
 	// Reminders are scheduled, each replacing a pending one with its ID.
 	Reminders []Reminder
-	// Cancel removes pending reminders by ID.
+	// Cancel removes pending reminders by ID, before Reminders are
+	// scheduled.
 	Cancel []string
 }
 
@@ -108,20 +109,17 @@ type Store interface {
 	// Finish removes the delivery from the inbox (when delivery is not "")
 	// and releases the lease if owner still holds it.
 	Finish(ctx context.Context, conv, delivery, owner string) error
-	// Ping checks that the store is reachable.
-	Ping(ctx context.Context) error
-	Close() error
-}
-
-// Reminders is the part of a store that keeps follow-up reminders
-// (scheduled through Commit.Reminders, cancelled through Commit.Cancel and
-// by Forget).
-type Reminders interface {
-	// ClaimReminders returns up to limit reminders due at now, and moves
-	// each one's time to now+lease so no other process takes it while it
-	// is being delivered. Claiming is atomic: one process gets each.
+	// ClaimReminders returns up to limit reminders (all when limit <= 0)
+	// due at now (At <= now), oldest first, and moves each one's time to
+	// now+lease so no other process takes it while it is being delivered;
+	// a reminder not deleted by then is due again. Claiming is atomic: of
+	// several processes claiming at once, one gets each reminder. The
+	// reminders returned keep the time they were due at.
 	ClaimReminders(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Reminder, error)
 	// DeleteReminder removes a delivered reminder, if it is still the one
 	// with that delivery key (a newer one with the same ID stays).
 	DeleteReminder(ctx context.Context, id, key string) error
+	// Ping checks that the store is reachable.
+	Ping(ctx context.Context) error
+	Close() error
 }

@@ -268,34 +268,8 @@ func (m *Metrics) Waited(platform string, d time.Duration) {
 	m.waitSeconds.WithLabelValues(platform).Add(d.Seconds())
 }
 
-// Store wraps a store to time every operation. A store that keeps
-// reminders still does once wrapped.
-func (m *Metrics) Store(s bot.Store) bot.Store {
-	t := &timedStore{s: s, m: m}
-	if r, ok := s.(bot.Reminders); ok {
-		return &timedReminderStore{timedStore: t, r: r}
-	}
-	return t
-}
-
-type timedReminderStore struct {
-	*timedStore
-	r bot.Reminders
-}
-
-func (t *timedReminderStore) ClaimReminders(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]bot.Reminder, error) {
-	start := time.Now()
-	rs, err := t.r.ClaimReminders(ctx, now, lease, limit)
-	t.observe("claim_reminders", start, err)
-	return rs, err
-}
-
-func (t *timedReminderStore) DeleteReminder(ctx context.Context, id, key string) error {
-	start := time.Now()
-	err := t.r.DeleteReminder(ctx, id, key)
-	t.observe("delete_reminder", start, err)
-	return err
-}
+// Store wraps a store to time every operation.
+func (m *Metrics) Store(s bot.Store) bot.Store { return &timedStore{s: s, m: m} }
 
 type timedStore struct {
 	s bot.Store
@@ -348,6 +322,20 @@ func (t *timedStore) Finish(ctx context.Context, conv, delivery, owner string) e
 	start := time.Now()
 	err := t.s.Finish(ctx, conv, delivery, owner)
 	t.observe("finish", start, err)
+	return err
+}
+
+func (t *timedStore) ClaimReminders(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]bot.Reminder, error) {
+	start := time.Now()
+	rs, err := t.s.ClaimReminders(ctx, now, lease, limit)
+	t.observe("claim_reminders", start, err)
+	return rs, err
+}
+
+func (t *timedStore) DeleteReminder(ctx context.Context, id, key string) error {
+	start := time.Now()
+	err := t.s.DeleteReminder(ctx, id, key)
+	t.observe("delete_reminder", start, err)
 	return err
 }
 

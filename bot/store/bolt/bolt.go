@@ -1,7 +1,7 @@
 // Package bolt is a bot.Store in one bbolt file, for a single process.
 //
-// Every mutating call (PutInbox, Commit, MarkSent, Finish) returns only
-// once its change is on disk. They go through one writer goroutine that
+// Every mutating call (PutInbox, Commit, MarkSent, Finish, ClaimReminders,
+// DeleteReminder) returns only once its change is on disk. They go through one writer goroutine that
 // commits all calls waiting at that moment in one transaction (group
 // commit), so many conversations share each fsync. Reads use read
 // transactions and never wait for the writer.
@@ -9,6 +9,12 @@
 // The file lock makes the process the file's only user, so leases live in
 // memory: a restart frees them, which is right because the process that
 // held them is gone.
+//
+// Reminders are kept until delivered, cancelled or forgotten (they have no
+// TTL), with two indexes: by due time, which ClaimReminders walks from the
+// oldest, and by user, which Forget walks. Claims run in the writer, one
+// at a time, so each due reminder goes to one caller. An unreadable
+// reminder record is deleted when a claim comes to it.
 //
 // An unreadable session record (a damaged file, a foreign write) is handed
 // to the Dispatcher as it is, as the session bytes of version 0: the
@@ -290,6 +296,14 @@ func (s *Store) Commit(ctx context.Context, c bot.Commit) error {
 	for i, o := range c.Outbox {
 		out[i] = encodeOutgoing(o.Seq, o.Data)
 	}
+	cancel := make([][]byte, len(c.Cancel))
+	for i, id := range c.Cancel {
+		cancel[i] = idKey(id)
+	}
+	rems := make([]newReminder, len(c.Reminders))
+	for i, r := range c.Reminders {
+		rems[i] = encodeNewReminder(r)
+	}
 	err := s.do(ctx, func(tx *bbolt.Tx, now time.Time) (bool, error) {
 		sessions, done := tx.Bucket(bSessions), tx.Bucket(bDone)
 		if liveVersion(sessions.Get(conv), now) != c.Version {
@@ -335,6 +349,16 @@ func (s *Store) Commit(ctx context.Context, c bot.Commit) error {
 				}
 			}
 		}
+		for _, id := range cancel {
+			if _, err := deleteReminder(tx, id, nil); err != nil {
+				return true, err
+			}
+		}
+		for _, r := range rems {
+			if err := putReminder(tx, r); err != nil {
+				return true, err
+			}
+		}
 		return true, nil
 	})
 	if err != nil {
@@ -375,9 +399,12 @@ func putUser(tx *bbolt.Tx, user, conv []byte, exp int64, hasSession bool, data [
 	return nil
 }
 
-// forget deletes, through the user's index, their sessions and outboxes,
-// then the index and the user record.
+// forget deletes, through the user's indexes, their sessions, outboxes and
+// reminders, then the indexes and the user record.
 func forget(tx *bbolt.Tx, user []byte) error {
+	if err := forgetReminders(tx, user); err != nil {
+		return err
+	}
 	sessions := tx.Bucket(bSessions)
 	var convs [][]byte
 	c := tx.Bucket(bUserConvs).Cursor()

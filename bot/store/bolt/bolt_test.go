@@ -160,6 +160,45 @@ func TestCorruptRecords(t *testing.T) {
 	}
 }
 
+// TestCorruptReminders: a reminder record that cannot be read is dropped,
+// with its index entries, by the claim that comes to it; the others are
+// claimed as usual.
+func TestCorruptReminders(t *testing.T) {
+	clock := storetest.NewClock()
+	s, path := openTemp(t, Options{Now: clock.Now})
+	now := clock.Now()
+	rem := func(id string, at time.Time) bot.Reminder {
+		return bot.Reminder{ID: id, User: "u1", At: at, Key: "k-" + id, Data: []byte("update " + id)}
+	}
+	c := bot.Commit{Conv: "c1", User: "u1", SessionTTL: time.Hour, DeliveryTTL: time.Hour,
+		Reminders: []bot.Reminder{rem("u1|1", now.Add(-time.Minute)), rem("u1|2", now), rem("u1|3", now.Add(-time.Hour))}}
+	if err := s.Commit(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Close()
+	rawPut(t, path, bReminders, idKey("u1|1"), []byte("\x09?"))
+	rawPut(t, path, bReminders, idKey("u1|3"), []byte{})
+	s, err := Open(path, Options{Now: clock.Now, SweepEvery: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	// A damaged one is deleted whatever the key.
+	if err := s.DeleteReminder(ctx, "u1|3", "not its key"); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := s.ClaimReminders(ctx, now, time.Minute, 0)
+	if err != nil || len(rs) != 1 || rs[0].ID != "u1|2" || string(rs[0].Data) != "update u1|2" {
+		t.Fatalf("claimed %+v, %v", rs, err)
+	}
+	keys, _ := s.Keys()
+	for _, k := range keys {
+		if strings.Contains(k, "u1|1") || strings.Contains(k, "u1|3") {
+			t.Errorf("a damaged reminder left %q", k)
+		}
+	}
+}
+
 // TestGroupCommit: a thousand concurrent commits share far fewer
 // transactions, and one commit's conflict fails no other.
 func TestGroupCommit(t *testing.T) {

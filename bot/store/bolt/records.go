@@ -19,7 +19,12 @@ var (
 	bInbox     = []byte("inbox")     // delivery → inbox record
 	bInboxAt   = []byte("inboxat")   // at+delivery → "": the inbox, oldest first
 	bDone      = []byte("done")      // delivery → expiry
-	allBuckets = [][]byte{bMeta, bSessions, bUsers, bUserConvs, bOutbox, bInbox, bInboxAt, bDone}
+	// Reminders never expire: they go when delivered, cancelled or forgotten.
+	bReminders  = []byte("reminders")  // reminder id → reminder record
+	bReminderAt = []byte("reminderat") // at+reminder id → "": due ones first
+	bUserRems   = []byte("userrems")   // user+reminder id → "": the index Forget walks
+	allBuckets  = [][]byte{bMeta, bSessions, bUsers, bUserConvs, bOutbox, bInbox, bInboxAt, bDone,
+		bReminders, bReminderAt, bUserRems}
 )
 
 // recordFormat is the first byte of session, user and inbox records, and
@@ -180,6 +185,40 @@ func decodeInbox(b []byte) (at time.Time, conv string, data []byte, ok bool) {
 		return at, "", nil, false
 	}
 	return at, string(b[n : n+int(l)]), b[n+int(l):], true
+}
+
+// A reminder record is format, at (as atKey), user, key, then the update.
+func encodeReminder(at time.Time, user, key string, data []byte) []byte {
+	b := make([]byte, 1, 1+12+2*binary.MaxVarintLen16+len(user)+len(key)+len(data))
+	b[0] = recordFormat
+	b = append(b, atKey(at, 0)...)
+	b = binary.AppendUvarint(b, uint64(len(user)))
+	b = append(b, user...)
+	b = binary.AppendUvarint(b, uint64(len(key)))
+	b = append(b, key...)
+	return append(b, data...)
+}
+
+type reminderRecord struct {
+	at        []byte // atKey; aliases the record
+	user, key string
+	data      []byte // aliases the record
+}
+
+func decodeReminder(b []byte) (r reminderRecord, ok bool) {
+	if len(b) < 13 || b[0] != recordFormat {
+		return r, false
+	}
+	r.at, b = b[1:13], b[13:]
+	for _, s := range []*string{&r.user, &r.key} {
+		l, n := binary.Uvarint(b)
+		if n <= 0 || uint64(len(b)-n) < l {
+			return r, false
+		}
+		*s, b = string(b[n:n+int(l)]), b[n+int(l):]
+	}
+	r.data = b
+	return r, true
 }
 
 // isDone reads a done value. A damaged one counts as done: answering a

@@ -11,10 +11,7 @@ import (
 	"github.com/supportbot/supportbot/bot"
 )
 
-var (
-	_ bot.Store     = (*Store)(nil)
-	_ bot.Reminders = (*Store)(nil)
-)
+var _ bot.Store = (*Store)(nil)
 
 // Store keeps everything in maps behind one mutex.
 type Store struct {
@@ -257,7 +254,8 @@ func (s *Store) DeleteReminder(_ context.Context, id, key string) error {
 	return nil
 }
 
-// forget deletes every session of the user, their outboxes and record.
+// forget deletes every session of the user, their outboxes, record and
+// reminders.
 func (s *Store) forget(id string) {
 	u := s.users[id]
 	if u == nil {

@@ -10,19 +10,27 @@
 //
 // Keys, all under "<prefix>:", ids verbatim:
 //
-//	session:<conv>  string: version (8 bytes, big-endian), then the session
-//	user:<user>     hash: "d" the user data, "c:<conv>" one per conversation
-//	outbox:<conv>   list: seq (8 bytes, big-endian), then the reply
-//	inbox:<id>      string: at (12 bytes), conv, then the update
-//	inbox-order     sorted set: at (12 bytes) + id, oldest first
-//	done:<id>       "1", with the DeliveryTTL
-//	lease:<conv>    the owner, with the lease's TTL
+//	session:<conv>   string: version (8 bytes, big-endian), then the session
+//	user:<user>      hash: "d" the user data, "c:<conv>" one per conversation
+//	outbox:<conv>    list: seq (8 bytes, big-endian), then the reply
+//	inbox:<id>       string: at (12 bytes), conv, then the update
+//	inbox-order      sorted set: at (12 bytes) + id, oldest first
+//	done:<id>        "1", with the DeliveryTTL
+//	lease:<conv>     the owner, with the lease's TTL
+//	reminder:<id>    hash: "a" at (12 bytes), "u" user, "k" key, "d" the update
+//	reminder-order   sorted set: at (12 bytes) + id, the next due first
+//	reminders:<user> set: the ids of the user's reminders, which Forget follows
+//
+// Reminders have no TTL: they stay until delivered (DeleteReminder),
+// cancelled or forgotten. ClaimReminders is a script over the order: it
+// takes the members due and moves them to now+lease in one step.
 //
 // go-redis retries a command, or a whole pipeline, after a network error,
 // so a script may run twice. Each is safe to repeat: a repeated Commit
 // answers ErrConflict (the Dispatcher reloads, finds the delivery done and
-// sends the stored replies), a repeated PutInbox answers pending, and the
-// others are idempotent.
+// sends the stored replies), a repeated PutInbox answers pending, a
+// repeated ClaimReminders finds nothing (what the first run took is due
+// again after the lease), and the others are idempotent.
 //
 // It needs Redis 6.2 or later (GETDEL), and one Redis, not a cluster: the
 // scripts follow the per-user index and the inbox order to keys they were
@@ -75,7 +83,8 @@ type Store struct {
 	password string           // only to keep it out of error messages
 	closed   atomic.Bool
 
-	order string // the inbox order key
+	order    string // the inbox order key
+	remOrder string // the reminder order key
 }
 
 // Open connects to the Redis at url, redis://[:password@]host:port/db or
@@ -102,6 +111,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		password: o.Password,
 	}
 	s.order = s.prefix + "inbox-order"
+	s.remOrder = s.prefix + "reminder-order"
 	if err := s.rdb.Ping(ctx).Err(); err != nil {
 		_ = s.rdb.Close()
 		return nil, s.wrap("cannot reach "+o.Addr, err)
@@ -312,20 +322,28 @@ func (s *Store) Commit(ctx context.Context, c bot.Commit) error {
 		binary.BigEndian.PutUint64(sess, c.Version+1)
 		sess = append(sess, c.Session...)
 	}
-	args := make([]any, 0, 11+len(c.Outbox))
+	args := make([]any, 0, 14+len(c.Outbox)+len(c.Cancel)+5*len(c.Reminders))
 	args = append(args,
 		seqBytes(c.Version), flag(c.Forget), flag(c.Delivery != ""),
 		flag(c.Session != nil), sess,
 		flag(c.UserData != nil), c.UserData,
 		ms(c.SessionTTL), ms(c.DeliveryTTL),
-		s.prefix, c.Conv)
+		s.prefix, c.Conv,
+		len(c.Outbox), len(c.Cancel), len(c.Reminders))
 	for _, o := range c.Outbox {
 		e := make([]byte, 8, 8+len(o.Data))
 		binary.BigEndian.PutUint64(e, o.Seq)
 		args = append(args, append(e, o.Data...))
 	}
+	for _, id := range c.Cancel {
+		args = append(args, id)
+	}
+	for _, r := range c.Reminders {
+		args = append(args, r.ID, r.User, atKey(r.At), r.Key, r.Data)
+	}
 	ok, err := commit.Run(ctx, s.run,
-		[]string{s.key("session", c.Conv), s.key("done", c.Delivery), s.key("user", c.User), s.key("outbox", c.Conv)},
+		[]string{s.key("session", c.Conv), s.key("done", c.Delivery), s.key("user", c.User), s.key("outbox", c.Conv),
+			s.key("reminders", c.User), s.remOrder},
 		args...).Int()
 	if err != nil {
 		return s.wrap("commit", err)
@@ -354,6 +372,42 @@ func (s *Store) Finish(ctx context.Context, conv, delivery, owner string) error 
 		[]string{s.key("inbox", delivery), s.order, s.key("lease", conv)},
 		flag(delivery != ""), delivery, owner).Err()
 	return s.wrap("finish", err)
+}
+
+// ClaimReminders implements bot.Store. It is one script, so of several
+// replicas claiming at once one gets each reminder. A claim that go-redis
+// runs again after a network error finds nothing more; what the first run
+// took is due again after the lease.
+func (s *Store) ClaimReminders(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]bot.Reminder, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		limit = -1
+	}
+	res, err := claimReminders.Run(ctx, s.run, []string{s.remOrder},
+		s.prefix, atKey(now.Add(time.Nanosecond)), atKey(now.Add(lease)), limit).StringSlice()
+	if err != nil {
+		return nil, s.wrap("claim reminders", err)
+	}
+	out := make([]bot.Reminder, 0, len(res)/4)
+	for i := 0; i+3 < len(res); i += 4 {
+		m := res[i]
+		if len(m) < 12 {
+			continue
+		}
+		out = append(out, bot.Reminder{ID: m[12:], At: parseAt(m), User: res[i+1], Key: res[i+2], Data: []byte(res[i+3])})
+	}
+	return out, nil
+}
+
+// DeleteReminder implements bot.Store.
+func (s *Store) DeleteReminder(ctx context.Context, id, key string) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	err := deleteReminder.Run(ctx, s.run, []string{s.key("reminder", id), s.remOrder}, s.prefix, id, key).Err()
+	return s.wrap("delete reminder", err)
 }
 
 // Ping implements bot.Store.

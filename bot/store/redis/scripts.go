@@ -56,24 +56,32 @@ return {1, redis.call('GET', KEYS[2]), redis.call('HGET', KEYS[3], 'd'), done, r
 // version (8 bytes, big-endian) then its bytes; a missing or unreadable one
 // is version 0. A user is one hash, so their data and their index of
 // conversations expire together, as one record: field "d" holds the data,
-// a field "c:<conv>" per conversation is the index Forget follows.
-// KEYS: session, done, user, outbox.
+// a field "c:<conv>" per conversation is the index Forget follows. Their
+// reminders are indexed in a set of their own, which does not expire.
+// KEYS: session, done, user, outbox, the user's reminder set, reminder
+// order.
 // ARGV: version (8 bytes), forget, has delivery, has session, new session
 // record, has user data, user data, session ms, delivery ms, key prefix,
-// conv, outbox entries...
+// conv, number of outbox entries, of cancelled ids, of reminders; then the
+// outbox entries, the cancelled ids, and per reminder its id, user, at (12
+// bytes), key and update.
 var commit = goredis.NewScript(`
 local cur = redis.call('GETRANGE', KEYS[1], 0, 7)
 if #cur < 8 then cur = string.rep('\0', 8) end
 if cur ~= ARGV[1] then return 0 end
 if ARGV[3] == '1' and redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+local p = ARGV[10]
+` + dropReminder + `
 if ARGV[2] == '1' then
   for _, f in ipairs(redis.call('HKEYS', KEYS[3])) do
     if string.sub(f, 1, 2) == 'c:' then
       local c = string.sub(f, 3)
-      redis.call('DEL', ARGV[10] .. 'session:' .. c, ARGV[10] .. 'outbox:' .. c)
+      redis.call('DEL', p .. 'session:' .. c, p .. 'outbox:' .. c)
     end
   end
   redis.call('DEL', KEYS[3])
+  for _, id in ipairs(redis.call('SMEMBERS', KEYS[5])) do drop(id) end
+  redis.call('DEL', KEYS[5])
 end
 if ARGV[3] == '1' then redis.call('SET', KEYS[2], '1', 'PX', ARGV[9]) end
 if ARGV[4] == '1' then
@@ -88,7 +96,69 @@ else
   if ARGV[6] == '1' then redis.call('HSET', KEYS[3], 'd', ARGV[7]) end
 end
 redis.call('PEXPIRE', KEYS[3], ARGV[8])
-if #ARGV > 11 then redis.call('RPUSH', KEYS[4], unpack(ARGV, 12)) end
+local nout, ncancel, nrem = tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14])
+local i = 15
+if nout > 0 then redis.call('RPUSH', KEYS[4], unpack(ARGV, i, i + nout - 1)) end
+i = i + nout
+for j = i, i + ncancel - 1 do drop(ARGV[j]) end
+i = i + ncancel
+for j = 1, nrem do
+  local id, user, at = ARGV[i], ARGV[i+1], ARGV[i+2]
+  drop(id)
+  redis.call('HSET', p .. 'reminder:' .. id, 'a', at, 'u', user, 'k', ARGV[i+3], 'd', ARGV[i+4])
+  redis.call('ZADD', KEYS[6], 0, at .. id)
+  redis.call('SADD', p .. 'reminders:' .. user, id)
+  i = i + 5
+end
+return 1
+`)
+
+// dropReminder is a Lua function, drop(id), that deletes a reminder and
+// its entries in the order and in its user's set. It needs p, the key
+// prefix, and KEYS[6], the order.
+const dropReminder = `
+local function drop(id)
+  local k = p .. 'reminder:' .. id
+  local v = redis.call('HMGET', k, 'a', 'u')
+  if v[1] then redis.call('ZREM', KEYS[6], v[1] .. id) end
+  if v[2] then redis.call('SREM', p .. 'reminders:' .. v[2], id) end
+  redis.call('DEL', k)
+end
+`
+
+// claimReminders returns the reminders due (their order member is below
+// the bound) and moves them to a new time: member, user, key, update, ...
+// An order member whose reminder is gone or elsewhere is dropped.
+// KEYS: reminder order. ARGV: key prefix, bound (12 bytes: now + 1 ns),
+// new at (12 bytes), limit (-1 for all).
+var claimReminders = goredis.NewScript(`
+local out = {}
+local ms = redis.call('ZRANGEBYLEX', KEYS[1], '-', '(' .. ARGV[2], 'LIMIT', 0, tonumber(ARGV[4]))
+for _, m in ipairs(ms) do
+  local id = string.sub(m, 13)
+  local k = ARGV[1] .. 'reminder:' .. id
+  redis.call('ZREM', KEYS[1], m)
+  local v = redis.call('HMGET', k, 'a', 'u', 'k', 'd')
+  if v[1] == string.sub(m, 1, 12) then
+    redis.call('HSET', k, 'a', ARGV[3])
+    redis.call('ZADD', KEYS[1], 0, ARGV[3] .. id)
+    out[#out+1] = m
+    out[#out+1] = v[2] or ''
+    out[#out+1] = v[3] or ''
+    out[#out+1] = v[4] or ''
+  end
+end
+return out
+`)
+
+// deleteReminder deletes a reminder if its key still matches → 1, else 0.
+// KEYS: reminder, reminder order. ARGV: key prefix, id, key.
+var deleteReminder = goredis.NewScript(`
+local v = redis.call('HMGET', KEYS[1], 'a', 'u', 'k')
+if v[3] ~= ARGV[3] then return 0 end
+if v[1] then redis.call('ZREM', KEYS[2], v[1] .. ARGV[2]) end
+if v[2] then redis.call('SREM', ARGV[1] .. 'reminders:' .. v[2], ARGV[2]) end
+redis.call('DEL', KEYS[1])
 return 1
 `)
 

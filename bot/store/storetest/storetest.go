@@ -1,7 +1,7 @@
 // Package storetest is the conformance suite of bot.Store. The memory store
 // is the reference; every other store runs the same cases, so the Dispatcher
-// can rely on one set of rules (versions, done ids, leases, Forget, TTLs)
-// whatever keeps its data.
+// can rely on one set of rules (versions, done ids, leases, Forget, TTLs,
+// reminders) whatever keeps its data.
 package storetest
 
 import (
@@ -38,9 +38,10 @@ type Harness interface {
 	// Keys lists every key or record the backing data of the open store
 	// holds, found by walking the backend itself (SCAN, every bucket), not
 	// by asking the store what it thinks it wrote. A key of a record about
-	// a conversation, user or delivery must contain its kind ("session",
-	// "user", "outbox", "inbox", "done", "lease") and that id, verbatim:
-	// the Forget case looks for ids in them.
+	// a conversation, user, delivery or reminder must contain its kind
+	// ("session", "user", "outbox", "inbox", "done", "lease", "reminder")
+	// and that id, verbatim, and the key of an index entry the ids it
+	// links: the Forget and reminder cases look for ids in them.
 	Keys(t *testing.T) []string
 	// Advance moves the clock of the stores forward: a fake clock moves at
 	// once, a real one (Redis TTLs) sleeps.
@@ -67,6 +68,12 @@ func Run(t *testing.T, h Harness) {
 		{"Forget", testForget},
 		{"Reopen", testReopen},
 		{"Concurrent", testConcurrent},
+		{"RemindSchedule", testRemindSchedule},
+		{"RemindDue", testRemindDue},
+		{"RemindLease", testRemindLease},
+		{"RemindConcurrent", testRemindConcurrent},
+		{"RemindDeleteByKey", testRemindDeleteByKey},
+		{"RemindReopen", testRemindReopen},
 		{"Closed", testClosed},
 	}
 	for _, c := range cases {
@@ -578,10 +585,11 @@ func testSessionTTL(f *fixture) {
 	f.wantRecord("user idle past the TTL", f.look("c3", "u2", ""), nil, 0, nil, false)
 }
 
-// testForget: a Forget commit deletes, through the per-user index, every
-// session, outbox and the user record of the user. What is left is the
-// forgetting commit's own outbox (its replies, sent after it) and done
-// delivery ids, which are the platforms' update ids and hold no user data.
+// testForget: a Forget commit deletes, through the per-user indexes, every
+// session, outbox and reminder and the user record of the user. What is
+// left is the forgetting commit's own outbox (its replies, sent after it)
+// and done delivery ids, which are the platforms' update ids and hold no
+// user data.
 func testForget(f *fixture) {
 	const (
 		user = "user-forgetme"
@@ -597,6 +605,8 @@ func testForget(f *fixture) {
 	f.turn(cD, user, "forgetme-d4", nil, nil, 0, "d2")
 	f.turn(cF, user, "forgetme-d5", []byte("session f"), nil, 1, "f1")
 	kc := f.turn(keeperConv, keeper, "keeper-d1", []byte("keeper session"), []byte("keeper data"), 0, "k1")
+	rems := forgetReminders(user, keeper)
+	f.schedule(nil, rems...)
 	keeperKeys := f.keysWith("keeper")
 	if len(f.keysWith("forgetme")) == 0 || len(keeperKeys) == 0 {
 		f.Fatalf("Keys shows nothing of the users: %q", f.h.Keys(f.T))
@@ -643,6 +653,7 @@ func testForget(f *fixture) {
 		}
 	}
 	f.wantRecord("other user", f.look(keeperConv, keeper, ""), []byte("keeper session"), 1, []byte("keeper data"), false, kc.Outbox...)
+	f.checkForgotten(rems[2])
 }
 
 func testReopen(f *fixture) {
@@ -748,6 +759,9 @@ func testClosed(f *fixture) {
 	check("Commit", f.s.Commit(f.ctx, commitOf("c1", "u1", "d1", 0, []byte("s"), nil)))
 	check("MarkSent", f.s.MarkSent(f.ctx, "c1", 1))
 	check("Finish", f.s.Finish(f.ctx, "c1", "d1", "w"))
+	_, err = f.s.ClaimReminders(f.ctx, base, time.Minute, 0)
+	check("ClaimReminders", err)
+	check("DeleteReminder", f.s.DeleteReminder(f.ctx, "u1|1", "k"))
 	check("Ping", f.s.Ping(f.ctx))
 	if err := f.s.Close(); err != nil {
 		f.Errorf("second Close: %v", err)

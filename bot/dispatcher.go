@@ -471,6 +471,13 @@ func (d *Dispatcher) begin(ctx context.Context, u *Update) (Record, bool) {
 			d.cfg.Obs.StoreError("begin", err)
 			d.cfg.Log.Warn("store: cannot load the conversation; retrying", "conv", ConvHash(u.Conv), "err", err)
 		}
+		// Nothing is held yet: on shutdown, leave the delivery in the inbox
+		// for the next start rather than wait for a busy conversation.
+		select {
+		case <-d.closed:
+			return Record{}, false
+		default:
+		}
 		if !sleep(ctx, wait) {
 			return Record{}, false
 		}

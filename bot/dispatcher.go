@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/supportbot/supportbot/content"
@@ -420,12 +419,15 @@ func (d *Dispatcher) process(j job) {
 		if !ok {
 			return
 		}
-		if len(rec.Outbox) > 0 && !d.flushStored(ctx, u.Conv, rec.Outbox) {
-			d.release(u)
+		// Replies an earlier run left in the outbox go first; their marks
+		// are written with this turn's.
+		left, ok := d.flushStored(ctx, u.Conv, rec.Outbox)
+		if !ok {
+			d.finish(u, "", left)
 			return
 		}
 		if rec.Done {
-			d.finish(u)
+			d.finish(u, u.ID, left)
 			return
 		}
 		d.sem <- struct{}{}
@@ -435,11 +437,11 @@ func (d *Dispatcher) process(j job) {
 		<-d.sem
 		if errors.Is(err, ErrConflict) && attempt < 20 {
 			// Another process advanced the conversation: run on its state.
-			d.release(u)
+			d.finish(u, "", left)
 			continue
 		}
 		if err != nil {
-			d.release(u)
+			d.finish(u, "", left)
 			return
 		}
 		took := time.Since(start)
@@ -448,11 +450,12 @@ func (d *Dispatcher) process(j job) {
 			d.cfg.Log.Debug("turn", "platform", u.Platform, "conv", ConvHash(u.Conv),
 				"from", res.From, "to", res.To, "outcome", string(res.Outcome), "took", took)
 		}
-		if !d.flush(ctx, u.Conv, c.Outbox, replies) {
-			d.release(u)
+		sent, ok := d.flush(ctx, u.Conv, c.Outbox, replies)
+		if !ok {
+			d.finish(u, "", append(left, sent...))
 			return
 		}
-		d.finish(u)
+		d.finish(u, u.ID, append(left, sent...))
 		return
 	}
 }
@@ -502,26 +505,26 @@ func (d *Dispatcher) commit(ctx context.Context, c Commit) error {
 	}
 }
 
-func (d *Dispatcher) release(u *Update) {
-	if err := d.cfg.Store.Finish(d.work, u.Conv, "", d.cfg.Owner); err != nil && d.work.Err() == nil {
-		d.cfg.Obs.StoreError("finish", err)
-	}
-}
-
-func (d *Dispatcher) finish(u *Update) {
+// finish ends a turn in one store write: the replies sent are marked, the
+// delivery (when not "") leaves the inbox, the lease is released. The marks
+// matter (a reply not marked would be sent again after a crash), so it
+// retries while the store is unreachable and the lease is ours.
+func (d *Dispatcher) finish(u *Update, delivery string, sent []uint64) {
 	wait := 20 * time.Millisecond
 	for {
-		err := d.cfg.Store.Finish(d.work, u.Conv, u.ID, d.cfg.Owner)
+		err := d.cfg.Store.Finish(d.work, u.Conv, delivery, d.cfg.Owner, sent...)
 		if err == nil {
 			return
 		}
 		d.cfg.Obs.StoreError("finish", err)
-		// Not fatal: the delivery is done, so a later run of it sends nothing.
-		if !sleep(d.work, wait) || wait > time.Second {
-			d.cfg.Log.Warn("store: cannot clear the inbox entry", "conv", ConvHash(u.Conv), "err", err)
+		if delivery == "" && len(sent) == 0 {
+			return // only a release: the lease expires by itself
+		}
+		if !sleep(d.work, wait) {
+			d.cfg.Log.Warn("store: cannot finish the turn", "conv", ConvHash(u.Conv), "err", err)
 			return
 		}
-		wait *= 2
+		wait = min(wait*2, 2*time.Second)
 	}
 }
 
@@ -622,51 +625,43 @@ func (d *Dispatcher) run(u *Update, sess flows.Session, in flows.Input) (res *fl
 	return &r, d.render(u, &r)
 }
 
-// flush sends the replies a turn just committed.
-func (d *Dispatcher) flush(ctx context.Context, conv string, out []Outgoing, replies []Reply) bool {
-	var m marks
+// flush sends the replies a turn just committed, in order, and returns
+// the seqs of those the platform accepted (or refused for good).
+func (d *Dispatcher) flush(ctx context.Context, conv string, out []Outgoing, replies []Reply) ([]uint64, bool) {
+	sent := make([]uint64, 0, len(out))
 	for i := range out {
-		if !d.sendOne(ctx, conv, out[i].Seq, &replies[i], &m) {
-			m.wait()
-			return false
+		if !d.sendOne(ctx, conv, &replies[i]) {
+			return sent, false
 		}
+		sent = append(sent, out[i].Seq)
 	}
-	return m.wait()
+	return sent, true
 }
 
 // flushStored sends replies left in the outbox by an earlier run.
-func (d *Dispatcher) flushStored(ctx context.Context, conv string, out []Outgoing) bool {
-	var m marks
+func (d *Dispatcher) flushStored(ctx context.Context, conv string, out []Outgoing) ([]uint64, bool) {
+	if len(out) == 0 {
+		return nil, true
+	}
+	sent := make([]uint64, 0, len(out))
 	for _, o := range out {
 		r, err := DecodeReply(o.Data)
 		if err != nil {
 			d.cfg.Log.Error("outbox: unreadable reply, dropping it", "conv", ConvHash(conv), "err", err)
-			_ = d.cfg.Store.MarkSent(ctx, conv, o.Seq)
+			sent = append(sent, o.Seq)
 			continue
 		}
-		if !d.sendOne(ctx, conv, o.Seq, &r, &m) {
-			m.wait()
-			return false
+		if !d.sendOne(ctx, conv, &r) {
+			return sent, false
 		}
+		sent = append(sent, o.Seq)
 	}
-	return m.wait()
+	return sent, true
 }
 
-// marks tracks the MarkSent writes of one flush. They run in the
-// background so the next reply does not wait for a durable write; the
-// worker holds the conversation's lease until they are all done, so no
-// other process can see the outbox meanwhile and send a reply again.
-type marks struct {
-	wg     sync.WaitGroup
-	failed atomic.Bool
-}
-
-func (m *marks) wait() bool {
-	m.wg.Wait()
-	return !m.failed.Load()
-}
-
-func (d *Dispatcher) sendOne(ctx context.Context, conv string, seq uint64, r *Reply, m *marks) bool {
+// sendOne hands one reply to its platform; false leaves it (and those after
+// it) in the outbox for a later run.
+func (d *Dispatcher) sendOne(ctx context.Context, conv string, r *Reply) bool {
 	s := d.cfg.Senders[r.Platform]
 	if s == nil {
 		d.cfg.Log.Error("no sender for platform; the reply waits in the outbox", "platform", r.Platform, "conv", ConvHash(conv))
@@ -684,23 +679,6 @@ func (d *Dispatcher) sendOne(ctx context.Context, conv string, seq uint64, r *Re
 		}
 		return false
 	}
-	m.wg.Add(1)
-	go func() {
-		defer m.wg.Done()
-		wait := 10 * time.Millisecond
-		for {
-			err := d.cfg.Store.MarkSent(ctx, conv, seq)
-			if err == nil {
-				return
-			}
-			d.cfg.Obs.StoreError("mark_sent", err)
-			if !sleep(ctx, wait) {
-				m.failed.Store(true)
-				return
-			}
-			wait = min(wait*2, 2*time.Second)
-		}
-	}()
 	return true
 }
 

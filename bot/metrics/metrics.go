@@ -311,16 +311,16 @@ func (t *timedStore) Commit(ctx context.Context, c bot.Commit) error {
 	return err
 }
 
-func (t *timedStore) MarkSent(ctx context.Context, conv string, seq uint64) error {
+func (t *timedStore) MarkSent(ctx context.Context, conv string, seqs ...uint64) error {
 	start := time.Now()
-	err := t.s.MarkSent(ctx, conv, seq)
+	err := t.s.MarkSent(ctx, conv, seqs...)
 	t.observe("mark_sent", start, err)
 	return err
 }
 
-func (t *timedStore) Finish(ctx context.Context, conv, delivery, owner string) error {
+func (t *timedStore) Finish(ctx context.Context, conv, delivery, owner string, sent ...uint64) error {
 	start := time.Now()
-	err := t.s.Finish(ctx, conv, delivery, owner)
+	err := t.s.Finish(ctx, conv, delivery, owner, sent...)
 	t.observe("finish", start, err)
 	return err
 }

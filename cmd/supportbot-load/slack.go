@@ -688,14 +688,14 @@ func (s slackTimedStore) Commit(ctx context.Context, c bot.Commit) error {
 	return s.Store.Commit(ctx, c)
 }
 
-func (s slackTimedStore) MarkSent(ctx context.Context, conv string, seq uint64) error {
+func (s slackTimedStore) MarkSent(ctx context.Context, conv string, seq ...uint64) error {
 	defer s.t.since("store MarkSent (after each reply)", time.Now())
-	return s.Store.MarkSent(ctx, conv, seq)
+	return s.Store.MarkSent(ctx, conv, seq...)
 }
 
-func (s slackTimedStore) Finish(ctx context.Context, conv, delivery, owner string) error {
+func (s slackTimedStore) Finish(ctx context.Context, conv, delivery, owner string, sent ...uint64) error {
 	defer s.t.since("store Finish (inbox entry, lease)", time.Now())
-	return s.Store.Finish(ctx, conv, delivery, owner)
+	return s.Store.Finish(ctx, conv, delivery, owner, sent...)
 }
 
 type slackTimedSender struct {

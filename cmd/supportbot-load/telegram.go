@@ -597,14 +597,14 @@ func (t *timedStore) Commit(ctx context.Context, c bot.Commit) error {
 	return t.Store.Commit(ctx, c)
 }
 
-func (t *timedStore) MarkSent(ctx context.Context, conv string, seq uint64) error {
+func (t *timedStore) MarkSent(ctx context.Context, conv string, seq ...uint64) error {
 	defer t.time("MarkSent", time.Now())
-	return t.Store.MarkSent(ctx, conv, seq)
+	return t.Store.MarkSent(ctx, conv, seq...)
 }
 
-func (t *timedStore) Finish(ctx context.Context, conv, delivery, owner string) error {
+func (t *timedStore) Finish(ctx context.Context, conv, delivery, owner string, sent ...uint64) error {
 	defer t.time("Finish", time.Now())
-	return t.Store.Finish(ctx, conv, delivery, owner)
+	return t.Store.Finish(ctx, conv, delivery, owner, sent...)
 }
 
 func (t *timedStore) print(w io.Writer, actions int64) {

@@ -52,9 +52,15 @@ func (s *Store) do(ctx context.Context, fn func(tx *bbolt.Tx, now time.Time) (bo
 // else already waiting, and writes them all in one transaction, so a
 // thousand conversations share one fsync instead of queueing for a
 // thousand.
+// busyBatch is the batch size from which the writer lingers for more.
+const busyBatch = 4
+
 func (s *Store) writer() {
 	defer s.wg.Done()
 	batch := make([]*op, 0, s.maxBatch)
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
+	busy := false
 	for {
 		select {
 		case o := <-s.ops:
@@ -71,6 +77,28 @@ func (s *Store) writer() {
 				break drain
 			}
 		}
+		// Under load, wait a moment for more calls to share the commit:
+		// each transaction costs two fdatasyncs and a meta page whatever
+		// its size. An idle store commits at once.
+		if busy && s.linger > 0 && len(batch) < s.maxBatch {
+			linger.Reset(s.linger)
+		gather:
+			for len(batch) < s.maxBatch {
+				select {
+				case o := <-s.ops:
+					batch = append(batch, o)
+				case <-linger.C:
+					break gather
+				}
+			}
+			if !linger.Stop() {
+				select {
+				case <-linger.C:
+				default:
+				}
+			}
+		}
+		busy = len(batch) >= busyBatch
 		s.nops.Add(uint64(len(batch)))
 		for len(batch) > 0 {
 			failed := s.runBatch(batch)

@@ -54,6 +54,10 @@ type Options struct {
 	LockTimeout time.Duration
 	// MaxBatch caps the calls one transaction commits; default 4096.
 	MaxBatch int
+	// Linger is how long the writer waits for more calls to share a
+	// commit while the store is busy (the last commit carried several
+	// calls); default 1 ms, negative never.
+	Linger time.Duration
 }
 
 // ErrInUse is what Open returns (wrapped) when another process holds the
@@ -77,6 +81,7 @@ type Store struct {
 	now      func() time.Time
 	ops      chan *op
 	maxBatch int
+	linger   time.Duration
 
 	closeMu sync.RWMutex // held shared by every call, exclusively by Close
 	closed  bool
@@ -108,6 +113,9 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = 4096
+	}
+	if opts.Linger == 0 {
+		opts.Linger = time.Millisecond
 	}
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{
 		Timeout: opts.LockTimeout,
@@ -146,6 +154,7 @@ func Open(path string, opts Options) (*Store, error) {
 		now:      opts.Now,
 		ops:      make(chan *op, opts.MaxBatch),
 		maxBatch: opts.MaxBatch,
+		linger:   opts.Linger,
 		quit:     make(chan struct{}),
 		leases:   map[string]lease{},
 	}
@@ -445,17 +454,9 @@ func deletePrefix(b *bbolt.Bucket, prefix []byte) error {
 }
 
 // MarkSent implements bot.Store.
-func (s *Store) MarkSent(ctx context.Context, conv string, seq uint64) error {
-	prefix := idKey(conv)
+func (s *Store) MarkSent(ctx context.Context, conv string, seqs ...uint64) error {
 	err := s.do(ctx, func(tx *bbolt.Tx, _ time.Time) (bool, error) {
-		outbox := tx.Bucket(bOutbox)
-		c := outbox.Cursor()
-		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			if got, _ := decodeOutgoing(v); got == seq {
-				return true, c.Delete()
-			}
-		}
-		return false, nil
+		return markSent(tx, conv, seqs)
 	})
 	if err != nil {
 		return wrap("mark sent", err)
@@ -463,16 +464,42 @@ func (s *Store) MarkSent(ctx context.Context, conv string, seq uint64) error {
 	return nil
 }
 
+// markSent deletes the first outbox entry of each seq.
+func markSent(tx *bbolt.Tx, conv string, seqs []uint64) (bool, error) {
+	if len(seqs) == 0 {
+		return false, nil
+	}
+	prefix := idKey(conv)
+	wrote := false
+	c := tx.Bucket(bOutbox).Cursor()
+	for _, seq := range seqs {
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			if got, _ := decodeOutgoing(v); got == seq {
+				if err := c.Delete(); err != nil {
+					return true, err
+				}
+				wrote = true
+				break
+			}
+		}
+	}
+	return wrote, nil
+}
+
 // Finish implements bot.Store.
-func (s *Store) Finish(ctx context.Context, conv, delivery, owner string) error {
+func (s *Store) Finish(ctx context.Context, conv, delivery, owner string, sent ...uint64) error {
 	var err error
-	if delivery != "" {
+	if delivery != "" || len(sent) > 0 {
 		key := idKey(delivery)
 		err = s.do(ctx, func(tx *bbolt.Tx, _ time.Time) (bool, error) {
+			marked, err := markSent(tx, conv, sent)
+			if err != nil || delivery == "" {
+				return marked, err
+			}
 			inbox := tx.Bucket(bInbox)
 			raw := inbox.Get(key)
 			if raw == nil {
-				return false, nil
+				return marked, nil
 			}
 			at, ok := inboxAtOf(tx, raw, delivery)
 			if err := inbox.Delete(key); err != nil || !ok {

@@ -274,11 +274,18 @@ func (s *Store) forget(id string) {
 }
 
 // MarkSent implements bot.Store.
-func (s *Store) MarkSent(_ context.Context, conv string, seq uint64) error {
+func (s *Store) MarkSent(_ context.Context, conv string, seqs ...uint64) error {
 	if err := s.lock(); err != nil {
 		return err
 	}
 	defer s.mu.Unlock()
+	for _, seq := range seqs {
+		s.markSent(conv, seq)
+	}
+	return nil
+}
+
+func (s *Store) markSent(conv string, seq uint64) {
 	box := s.outbox[conv]
 	for i, o := range box {
 		if o.Seq == seq {
@@ -291,15 +298,17 @@ func (s *Store) MarkSent(_ context.Context, conv string, seq uint64) error {
 	} else {
 		s.outbox[conv] = box
 	}
-	return nil
 }
 
 // Finish implements bot.Store.
-func (s *Store) Finish(_ context.Context, conv, delivery, owner string) error {
+func (s *Store) Finish(_ context.Context, conv, delivery, owner string, sent ...uint64) error {
 	if err := s.lock(); err != nil {
 		return err
 	}
 	defer s.mu.Unlock()
+	for _, seq := range sent {
+		s.markSent(conv, seq)
+	}
 	if delivery != "" {
 		delete(s.inbox, delivery)
 	}

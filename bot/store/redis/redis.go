@@ -355,22 +355,34 @@ func (s *Store) Commit(ctx context.Context, c bot.Commit) error {
 }
 
 // MarkSent implements bot.Store.
-func (s *Store) MarkSent(ctx context.Context, conv string, seq uint64) error {
+func (s *Store) MarkSent(ctx context.Context, conv string, seqs ...uint64) error {
 	if err := s.check(ctx); err != nil {
 		return err
 	}
-	err := markSent.Run(ctx, s.run, []string{s.key("outbox", conv)}, seqBytes(seq)).Err()
+	if len(seqs) == 0 {
+		return nil
+	}
+	args := make([]any, len(seqs))
+	for i, q := range seqs {
+		args[i] = seqBytes(q)
+	}
+	err := markSent.Run(ctx, s.run, []string{s.key("outbox", conv)}, args...).Err()
 	return s.wrap("mark sent", err)
 }
 
 // Finish implements bot.Store.
-func (s *Store) Finish(ctx context.Context, conv, delivery, owner string) error {
+func (s *Store) Finish(ctx context.Context, conv, delivery, owner string, sent ...uint64) error {
 	if err := s.check(ctx); err != nil {
 		return err
 	}
+	args := make([]any, 0, 3+len(sent))
+	args = append(args, flag(delivery != ""), delivery, owner)
+	for _, q := range sent {
+		args = append(args, seqBytes(q))
+	}
 	err := finish.Run(ctx, s.run,
-		[]string{s.key("inbox", delivery), s.order, s.key("lease", conv)},
-		flag(delivery != ""), delivery, owner).Err()
+		[]string{s.key("inbox", delivery), s.order, s.key("lease", conv), s.key("outbox", conv)},
+		args...).Err()
 	return s.wrap("finish", err)
 }
 

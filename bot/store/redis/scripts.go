@@ -162,29 +162,38 @@ redis.call('DEL', KEYS[1])
 return 1
 `)
 
-// markSent removes the first outbox entry with the seq. Replies are sent
-// in order, so it is nearly always the head.
-// KEYS: outbox. ARGV: seq as 8 big-endian bytes.
-var markSent = goredis.NewScript(`
-local head = redis.call('LINDEX', KEYS[1], 0)
-if not head then return 0 end
-if string.sub(head, 1, 8) == ARGV[1] then
-  redis.call('LPOP', KEYS[1])
-  return 1
-end
-for _, v in ipairs(redis.call('LRANGE', KEYS[1], 1, -1)) do
-  if string.sub(v, 1, 8) == ARGV[1] then
-    redis.call('LREM', KEYS[1], 1, v)
-    return 1
+// markSentLua removes the first outbox entry of a seq (8 big-endian
+// bytes). Replies are sent in order, so it is nearly always the head.
+const markSentLua = `
+local function mark(box, seq)
+  local head = redis.call('LINDEX', box, 0)
+  if not head then return end
+  if string.sub(head, 1, 8) == seq then
+    redis.call('LPOP', box)
+    return
+  end
+  for _, v in ipairs(redis.call('LRANGE', box, 1, -1)) do
+    if string.sub(v, 1, 8) == seq then
+      redis.call('LREM', box, 1, v)
+      return
+    end
   end
 end
-return 0
+`
+
+// markSent removes sent replies from the outbox.
+// KEYS: outbox. ARGV: seqs.
+var markSent = goredis.NewScript(markSentLua + `
+for i = 1, #ARGV do mark(KEYS[1], ARGV[i]) end
+return 1
 `)
 
-// finish removes the inbox entry and releases the owner's lease.
-// KEYS: inbox entry, inbox order, lease. ARGV: has delivery, delivery,
-// owner.
-var finish = goredis.NewScript(`
+// finish removes the sent replies from the outbox and the inbox entry, and
+// releases the owner's lease.
+// KEYS: inbox entry, inbox order, lease, outbox. ARGV: has delivery,
+// delivery, owner, then the sent seqs.
+var finish = goredis.NewScript(markSentLua + `
+for i = 4, #ARGV do mark(KEYS[4], ARGV[i]) end
 if ARGV[1] == '1' then
   local v = redis.call('GETDEL', KEYS[1])
   if v then redis.call('ZREM', KEYS[2], string.sub(v, 1, 12) .. ARGV[2]) end

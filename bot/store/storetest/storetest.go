@@ -62,6 +62,7 @@ func Run(t *testing.T, h Harness) {
 		{"CommitDone", testCommitDone},
 		{"Lease", testLease},
 		{"MarkSent", testMarkSent},
+		{"FinishWithSent", testFinishWithSent},
 		{"Finish", testFinish},
 		{"DeliveryTTL", testDeliveryTTL},
 		{"SessionTTL", testSessionTTL},
@@ -498,6 +499,33 @@ func testMarkSent(f *fixture) {
 	if keys := f.keysWith("outbox"); len(keys) != 0 {
 		f.Fatalf("an empty outbox leaves keys: %q", keys)
 	}
+}
+
+// testFinishWithSent: one Finish marks the turn's sent replies, clears the
+// inbox entry and releases the lease; with no delivery it only marks and
+// releases (a send that failed half-way).
+func testFinishWithSent(f *fixture) {
+	f.put("c1", "d1", base)
+	rec := f.begin(lease("c1", "u1", "d1", "A", LongTTL))
+	c := commitOf("c1", "u1", "d1", rec.Version, []byte("s"), nil, "a", "b", "c")
+	f.commit(c)
+	o := c.Outbox
+	if err := f.s.Finish(f.ctx, "c1", "", "A", o[0].Seq); err != nil {
+		f.Fatal(err)
+	}
+	f.wantRecord("after a partial finish", f.look("c1", "u1", ""), []byte("s"), 1, nil, false, o[1], o[2])
+	if got := f.inbox(0); !slices.Equal(got, []string{"d1"}) {
+		f.Fatalf("a partial finish cleared the inbox: %q", got)
+	}
+	f.begin(lease("c1", "u1", "d1", "B", LongTTL)) // the lease was released
+	if err := f.s.Finish(f.ctx, "c1", "d1", "B", o[1].Seq, o[2].Seq, 999); err != nil {
+		f.Fatal(err)
+	}
+	f.wantRecord("after finish", f.look("c1", "u1", ""), []byte("s"), 1, nil, false)
+	if got := f.inbox(0); len(got) != 0 {
+		f.Fatalf("inbox %q after finish", got)
+	}
+	f.begin(lease("c1", "u1", "", "C", LongTTL))
 }
 
 func testFinish(f *fixture) {

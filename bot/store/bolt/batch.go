@@ -53,7 +53,7 @@ func (s *Store) do(ctx context.Context, fn func(tx *bbolt.Tx, now time.Time) (bo
 // thousand conversations share one fsync instead of queueing for a
 // thousand.
 // busyBatch is the batch size from which the writer lingers for more.
-const busyBatch = 4
+const busyBatch = 16
 
 func (s *Store) writer() {
 	defer s.wg.Done()

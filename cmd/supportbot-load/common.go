@@ -25,6 +25,8 @@ import (
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/supportbot/supportbot/flows"
 )
 
 // Latencies collects durations; safe for concurrent use.
@@ -476,6 +478,84 @@ func (s Stages) Notes(actions int64) []string {
 			k, st.count/float64(max(actions, 1)), ms(time.Duration(st.sum/st.count*float64(time.Second))),
 			ms(time.Duration(st.quantile(0.5)*float64(time.Second))), ms(time.Duration(st.quantile(0.99)*float64(time.Second))),
 			ms(time.Duration(st.sum/float64(max(actions, 1))*float64(time.Second)))))
+	}
+	return out
+}
+
+// plan is the walk the load tools' users take through the flow, and what
+// each action must bring back.
+type plan struct {
+	def      *flows.Definition
+	problems []string // the first step's choices
+	channels []string // the choices of the step after the optional ones
+}
+
+// planStep is one button press and how many messages it must bring.
+type planStep struct {
+	choice  string
+	replies int
+}
+
+// newPlan reads the flow: a conversation presses a problem, skips the
+// optional questions, presses a channel, then starts over.
+func newPlan(def *flows.Definition) (*plan, error) {
+	p := &plan{def: def}
+	start := def.States[def.Start]
+	if start == nil || start.Kind != flows.Choose {
+		return nil, errors.New("the flow does not start with a choice")
+	}
+	for _, c := range start.Choices {
+		p.problems = append(p.problems, c.ID)
+	}
+	for _, name := range def.Order {
+		st := def.States[name]
+		if st.Kind == flows.Choose && name != def.Start {
+			for _, c := range st.Choices {
+				p.channels = append(p.channels, c.ID)
+			}
+			break
+		}
+	}
+	if len(p.channels) == 0 {
+		return nil, errors.New("the flow has no second choice")
+	}
+	return p, nil
+}
+
+// steps is one conversation for combination n, from the first question
+// back to it.
+func (p *plan) steps(n int) []planStep {
+	problem := p.problems[n%len(p.problems)]
+	channel := p.channels[(n/len(p.problems))%len(p.channels)]
+	var out []planStep
+	state := p.def.Start
+	for range 20 {
+		st := p.def.States[state]
+		var pick *flows.Choice
+		for _, c := range st.Choices {
+			switch {
+			case pick != nil:
+			case st.Kind == flows.Choose && (c.ID == problem || c.ID == channel):
+				pick = c
+			case st.Kind == flows.Ask && c.Next == st.Next:
+				pick = c
+			case st.Kind == flows.Answer && c.Reset:
+				pick = c
+			}
+		}
+		if pick == nil {
+			pick = st.Choices[0]
+		}
+		next := p.def.States[pick.Next]
+		replies := 1
+		if next.Kind == flows.Answer {
+			replies += len(next.Texts)
+		}
+		out = append(out, planStep{choice: pick.ID, replies: replies})
+		state = pick.Next
+		if state == p.def.Start {
+			break
+		}
 	}
 	return out
 }

@@ -42,7 +42,6 @@ import (
 	"github.com/supportbot/supportbot/bot/store/bolt"
 	"github.com/supportbot/supportbot/bot/store/memory"
 	"github.com/supportbot/supportbot/content"
-	"github.com/supportbot/supportbot/flows"
 )
 
 func init() { modes["slack"] = runSlack }
@@ -94,7 +93,7 @@ func runSlack(args []string) error {
 	if err != nil {
 		return fmt.Errorf("content pack: %w", err)
 	}
-	plan, err := newSlackPlan(pack.Def)
+	plan, err := newPlan(pack.Def)
 	if err != nil {
 		return err
 	}
@@ -149,81 +148,12 @@ func runSlack(args []string) error {
 
 // ---- the plan: what each press must produce ----
 
-// slackStep is one button press and how many messages it must post (the
-// pressed message is also updated once: its collapse).
-type slackStep struct {
-	choice string
-	posts  int
-}
-
-type slackPlan struct {
-	def      *flows.Definition
-	problems []string
-	channels []string
-}
-
-// newSlackPlan reads the flow: a conversation presses a problem, skips the
-// optional questions, presses a channel, then starts over.
-func newSlackPlan(def *flows.Definition) (*slackPlan, error) {
-	p := &slackPlan{def: def}
-	start := def.States[def.Start]
-	if start == nil || start.Kind != flows.Choose {
-		return nil, errors.New("the flow does not start with a choice")
-	}
-	for _, c := range start.Choices {
-		p.problems = append(p.problems, c.ID)
-	}
-	for _, name := range def.Order {
-		st := def.States[name]
-		if st.Kind == flows.Choose && name != def.Start {
-			for _, c := range st.Choices {
-				p.channels = append(p.channels, c.ID)
-			}
-			break
-		}
-	}
-	if len(p.channels) == 0 {
-		return nil, errors.New("the flow has no second choice")
-	}
-	return p, nil
-}
-
-// steps is conversation n, from the first question back to it.
-func (p *slackPlan) steps(n int) []slackStep {
-	problem := p.problems[n%len(p.problems)]
-	channel := p.channels[(n/len(p.problems))%len(p.channels)]
-	var out []slackStep
-	state := p.def.Start
-	for range 20 {
-		st := p.def.States[state]
-		var pick *flows.Choice
-		for _, c := range st.Choices {
-			switch {
-			case pick != nil:
-			case st.Kind == flows.Choose && (c.ID == problem || c.ID == channel):
-				pick = c
-			case st.Kind == flows.Ask && c.Next == st.Next:
-				pick = c
-			case st.Kind == flows.Answer && c.Reset:
-				pick = c
-			}
-		}
-		if pick == nil {
-			pick = st.Choices[0]
-		}
-		next := p.def.States[pick.Next]
-		posts := 1
-		if next.Kind == flows.Answer {
-			posts += len(next.Texts)
-		}
-		out = append(out, slackStep{choice: pick.ID, posts: posts})
-		state = pick.Next
-		if state == p.def.Start {
-			break
-		}
-	}
-	return out
-}
+// The plan (what each action must produce) is shared with the Telegram
+// mode: see plan in common.go.
+type (
+	slackPlan = plan
+	slackStep = planStep
+)
 
 // ---- the driver ----
 
@@ -430,7 +360,7 @@ func (d *slackDriver) conversation(plan *slackPlan, pick slackPicker) func(ctx c
 					break
 				}
 				var ok bool
-				kb, ok = d.act(i, st.posts, 1, d.press(i, kb, bt))
+				kb, ok = d.act(i, st.replies, 1, d.press(i, kb, bt))
 				if !ok {
 					d.drain(i)
 					fresh = true
@@ -755,7 +685,7 @@ func slackBaseline(o slackOptions, mode string, plan *slackPlan) (*Result, error
 	}
 	pick := func(m slacktest.Message, st slackStep) (slacktest.Button, bool) {
 		for _, b := range m.Buttons() {
-			if b.Value == "x."+strconv.Itoa(st.posts) {
+			if b.Value == "x."+strconv.Itoa(st.replies) {
 				return b, true
 			}
 		}

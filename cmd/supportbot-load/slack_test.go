@@ -17,14 +17,14 @@ func TestSlackModeInProcess(t *testing.T) {
 	if err != nil {
 		t.Skipf("the shipped pack does not load (being edited?): %v", err)
 	}
-	plan, err := newSlackPlan(pack.Def)
+	plan, err := newPlan(pack.Def)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for n := range len(plan.problems) * len(plan.channels) {
 		answer := false
 		for _, st := range plan.steps(n) {
-			answer = answer || st.posts > 1
+			answer = answer || st.replies > 1
 		}
 		if !answer {
 			t.Fatalf("conversation %d never reaches an answer: %+v", n, plan.steps(n))

@@ -78,7 +78,7 @@ func runTelegram(args []string) error {
 	if err != nil {
 		return fmt.Errorf("content pack: %w", err)
 	}
-	plan, err := newTGPlan(pack.Def)
+	plan, err := newPlan(pack.Def)
 	if err != nil {
 		return err
 	}
@@ -142,83 +142,12 @@ func runTelegram(args []string) error {
 	return nil
 }
 
-// ---- the plan: what each action must produce ----
-
-// tgStep is one button press and how many messages it must bring.
-type tgStep struct {
-	choice string
-	sends  int
-}
-
-type tgPlan struct {
-	def      *flows.Definition
-	problems []string // the first step's choices
-	channels []string // the choices of the step after the optional ones
-}
-
-// newTGPlan reads the flow: a conversation presses a problem, skips the
-// optional questions, presses a channel, then starts over.
-func newTGPlan(def *flows.Definition) (*tgPlan, error) {
-	p := &tgPlan{def: def}
-	start := def.States[def.Start]
-	if start == nil || start.Kind != flows.Choose {
-		return nil, errors.New("the flow does not start with a choice")
-	}
-	for _, c := range start.Choices {
-		p.problems = append(p.problems, c.ID)
-	}
-	for _, name := range def.Order {
-		st := def.States[name]
-		if st.Kind == flows.Choose && name != def.Start {
-			for _, c := range st.Choices {
-				p.channels = append(p.channels, c.ID)
-			}
-			break
-		}
-	}
-	if len(p.channels) == 0 {
-		return nil, errors.New("the flow has no second choice")
-	}
-	return p, nil
-}
-
-// steps is one conversation for combination n, from the first question
-// back to it.
-func (p *tgPlan) steps(n int) []tgStep {
-	problem := p.problems[n%len(p.problems)]
-	channel := p.channels[(n/len(p.problems))%len(p.channels)]
-	var out []tgStep
-	state := p.def.Start
-	for range 20 {
-		st := p.def.States[state]
-		var pick *flows.Choice
-		for _, c := range st.Choices {
-			switch {
-			case pick != nil:
-			case st.Kind == flows.Choose && (c.ID == problem || c.ID == channel):
-				pick = c
-			case st.Kind == flows.Ask && c.Next == st.Next:
-				pick = c
-			case st.Kind == flows.Answer && c.Reset:
-				pick = c
-			}
-		}
-		if pick == nil {
-			pick = st.Choices[0]
-		}
-		next := p.def.States[pick.Next]
-		sends := 1
-		if next.Kind == flows.Answer {
-			sends += len(next.Texts)
-		}
-		out = append(out, tgStep{choice: pick.ID, sends: sends})
-		state = pick.Next
-		if state == p.def.Start {
-			break
-		}
-	}
-	return out
-}
+// The plan (what each action must produce) is shared with the Slack mode:
+// see plan in common.go.
+type (
+	tgPlan = plan
+	tgStep = planStep
+)
 
 // ---- the driver ----
 
@@ -356,7 +285,7 @@ func (d *tgDriver) conversation(plan *tgPlan, pick func(kb telegramtest.Message,
 					break
 				}
 				var ok bool
-				kb, ok = d.act(i, st.sends, func() error {
+				kb, ok = d.act(i, st.replies, func() error {
 					_, _, err := d.fake.Press(chat, u, kb.ID, data)
 					return err
 				})
@@ -679,7 +608,7 @@ func tgBaselineSameCalls(o tgOptions, plan *tgPlan, texts []string) *Result {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { tgEcho(ctx, d.fake, texts); close(done) }()
-	pick := func(kb telegramtest.Message, st tgStep) string { return "s" + strconv.Itoa(st.sends) }
+	pick := func(kb telegramtest.Message, st tgStep) string { return "s" + strconv.Itoa(st.replies) }
 	self := SelfCPU()
 	res.Duration = Runner{Chats: o.chats, Loop: d.conversation(plan, pick)}.Run(o.duration)
 	res.SelfCPU = SelfCPU() - self

@@ -13,7 +13,7 @@ func TestTelegramPlan(t *testing.T) {
 	if err != nil {
 		t.Skipf("the shipped pack does not load (being edited?): %v", err)
 	}
-	plan, err := newTGPlan(pack.Def)
+	plan, err := newPlan(pack.Def)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,7 +24,7 @@ func TestTelegramPlan(t *testing.T) {
 		}
 		answer := false
 		for _, st := range steps {
-			answer = answer || st.sends > 1
+			answer = answer || st.replies > 1
 		}
 		if !answer {
 			t.Errorf("conversation %d never reaches an answer: %+v", n, steps)
@@ -39,7 +39,7 @@ func TestTelegramModeInProcess(t *testing.T) {
 	if err != nil {
 		t.Skipf("the shipped pack does not load (being edited?): %v", err)
 	}
-	plan, _ := newTGPlan(pack.Def)
+	plan, _ := newPlan(pack.Def)
 	o := tgOptions{chats: 5, duration: 700 * time.Millisecond, timeout: 10 * time.Second, inProcess: true, store: "memory"}
 	res, err := tgRunBot(o, plan, t.TempDir())
 	if err != nil {

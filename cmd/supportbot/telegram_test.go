@@ -2,7 +2,6 @@ package main_test
 
 import (
 	"bytes"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -23,7 +22,7 @@ func TestTelegramBinary(t *testing.T) {
 			t.Parallel()
 			fake := telegramtest.New(telegramtest.Options{})
 			defer fake.Close()
-			addr := tgFreeAddr(t)
+			addr := freeAddr(t)
 			const secret = "hook-s3cret_value"
 			env := []string{"ADDR=" + addr, "STORE=memory", "LOG_FORMAT=json", "LOG_LEVEL=debug",
 				"TELEGRAM_BOT_TOKEN=" + fake.Token, "TELEGRAM_API_URL=" + fake.URL,
@@ -57,7 +56,7 @@ func TestTelegramBinary(t *testing.T) {
 					}
 				}
 			}()
-			tgWaitHTTP(t, "http://"+addr+"/readyz", 200)
+			waitHTTP(t, "http://"+addr+"/readyz", 200)
 			if mode == "webhook" && fake.Webhook().Secret != secret {
 				t.Fatalf("webhook not set: %+v", fake.Webhook())
 			}
@@ -70,33 +69,5 @@ func TestTelegramBinary(t *testing.T) {
 				t.Errorf("the fake refused %d calls: %+v", n, fake.Refused())
 			}
 		})
-	}
-}
-
-func tgFreeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-func tgWaitHTTP(t *testing.T, url string, status int) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		res, err := http.Get(url)
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == status {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s never answered %d (last: %v)", url, status, err)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -2,7 +2,6 @@ package main_test
 
 import (
 	"bytes"
-	"net/http"
 	"os"
 	"os/exec"
 	"strings"

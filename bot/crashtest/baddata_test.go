@@ -16,6 +16,7 @@ import (
 	"github.com/supportbot/supportbot/bot/store/bolt"
 	"github.com/supportbot/supportbot/bot/store/memory"
 	"github.com/supportbot/supportbot/bot/store/redis"
+	"github.com/supportbot/supportbot/bot/store/redis/redistest"
 	"github.com/supportbot/supportbot/flows"
 )
 
@@ -139,7 +140,7 @@ func TestBadSessionsBolt(t *testing.T) {
 }
 
 func TestBadSessionsRedis(t *testing.T) {
-	url := redisURL(t)
+	url := redistest.URL(t)
 	prefix := uniquePrefix(t, url)
 	s, err := redis.Open(ctx, url, redis.Options{Prefix: prefix})
 	if err != nil {
@@ -179,9 +180,9 @@ func TestRedisOutage(t *testing.T) {
 }
 
 func testRedisOutage(t *testing.T, opts redis.Options) {
-	srv := ownServer(t)
+	srv := redistest.Own(t, "--appendonly", "yes", "--appendfsync", "always")
 	opts.Prefix = "outage"
-	s, err := redis.Open(ctx, srv.url(), opts)
+	s, err := redis.Open(ctx, srv.URL(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,13 +226,13 @@ func testRedisOutage(t *testing.T, opts redis.Options) {
 	outage := time.Second + 500*time.Millisecond
 
 	// Redis is down when the update comes.
-	srv.stop()
+	srv.Stop()
 	platform("skip")
 	time.Sleep(outage)
 	if got := r.rec.texts(conv); len(got) != 2 {
 		t.Fatalf("answered while Redis was down: %q", got)
 	}
-	if err := srv.start(); err != nil {
+	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
 	accepting.Wait()
@@ -243,11 +244,11 @@ func testRedisOutage(t *testing.T, opts redis.Options) {
 	platform("email")
 	accepting.Wait()
 	<-held
-	srv.stop()
+	srv.Stop()
 	platform("start over")
 	release()
 	time.Sleep(outage)
-	if err := srv.start(); err != nil {
+	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
 	accepting.Wait()

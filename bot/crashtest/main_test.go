@@ -22,6 +22,7 @@ import (
 	"github.com/supportbot/supportbot/bot"
 	"github.com/supportbot/supportbot/bot/store/bolt"
 	"github.com/supportbot/supportbot/bot/store/redis"
+	"github.com/supportbot/supportbot/bot/store/redis/redistest"
 	"github.com/supportbot/supportbot/content"
 )
 
@@ -44,7 +45,7 @@ func TestMain(m *testing.M) {
 	}
 	goredis.SetLogger(&logging.VoidLogger{}) // the outage test makes go-redis log every failed dial
 	code := m.Run()
-	stopShared()
+	redistest.StopShared()
 	os.Exit(code)
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/supportbot/supportbot/bot"
 	"github.com/supportbot/supportbot/bot/store/bolt"
 	"github.com/supportbot/supportbot/bot/store/redis"
+	"github.com/supportbot/supportbot/bot/store/redis/redistest"
 )
 
 // askReminder walks a conversation to "remind me tomorrow" (in UTC).
@@ -41,7 +42,7 @@ func reminderKeys(keys []string) []string {
 // connection to one Redis, look for due reminders every 2 ms; each of 20
 // reminders, due a minute apart, is delivered once.
 func TestReminderOnceTwoDispatchersRedis(t *testing.T) {
-	url := redisURL(t)
+	url := redistest.URL(t)
 	prefix := uniquePrefix(t, url)
 	clk := newClock()
 	open := func() *redis.Store {

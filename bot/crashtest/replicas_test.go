@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/supportbot/supportbot/bot/store/redis"
+	"github.com/supportbot/supportbot/bot/store/redis/redistest"
 )
 
 // TestTwoProcessesOneRedis runs two bot processes on one Redis, under one
@@ -24,7 +25,7 @@ func TestTwoProcessesOneRedis(t *testing.T) {
 		convs = 30
 		run   = 4 * time.Second
 	)
-	url := redisURL(t)
+	url := redistest.URL(t)
 	prefix := uniquePrefix(t, url)
 	rnd := seed(t)
 	pack := loadPack(t)

@@ -7,11 +7,8 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"runtime"
-	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,130 +17,17 @@ import (
 	"github.com/redis/go-redis/v9/logging"
 
 	"github.com/supportbot/supportbot/bot"
+	"github.com/supportbot/supportbot/bot/store/redis/redistest"
 	"github.com/supportbot/supportbot/bot/store/storetest"
 )
 
 var ctx = context.Background()
 
-// server is a redis-server the tests started.
-type server struct {
-	port int
-	args []string
-	dir  string
-	cmd  *exec.Cmd
-}
-
-// startServer runs redis-server on a free loopback port, without
-// persistence. It returns nil when there is no redis-server binary.
-func startServer(dir string, extra ...string) (*server, error) {
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		return nil, nil
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	_ = l.Close()
-	srv := &server{port: port, dir: dir, args: extra}
-	return srv, srv.start()
-}
-
-func (srv *server) start() error {
-	args := append([]string{"--port", strconv.Itoa(srv.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", srv.dir}, srv.args...)
-	srv.cmd = exec.Command("redis-server", args...)
-	if err := srv.cmd.Start(); err != nil {
-		return err
-	}
-	c := goredis.NewClient(&goredis.Options{Addr: srv.addr(), MaxRetries: -1, DisableIdentity: true})
-	defer c.Close()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if err := c.Ping(ctx).Err(); err == nil || strings.Contains(err.Error(), "NOAUTH") {
-			return nil
-		}
-	}
-	srv.stop()
-	return fmt.Errorf("redis-server on port %d did not answer", srv.port)
-}
-
-// stop ends the process this test started, by its handle.
-func (srv *server) stop() {
-	if srv.cmd != nil && srv.cmd.Process != nil {
-		_ = srv.cmd.Process.Kill()
-		_ = srv.cmd.Wait()
-		srv.cmd = nil
-	}
-}
-
-func (srv *server) addr() string { return "127.0.0.1:" + strconv.Itoa(srv.port) }
-func (srv *server) url() string  { return "redis://" + srv.addr() + "/0" }
-
-var (
-	shared     *server
-	sharedURL  string
-	sharedErr  error
-	sharedOnce sync.Once
-)
-
 func TestMain(m *testing.M) {
 	goredis.SetLogger(&logging.VoidLogger{}) // the outage test makes go-redis log every failed dial
 	code := m.Run()
-	if shared != nil {
-		shared.stop()
-		_ = os.RemoveAll(shared.dir)
-	}
+	redistest.StopShared()
 	os.Exit(code)
-}
-
-// unavailable skips a test that has no Redis, except in CI, where a
-// skipped store test would pass unnoticed.
-func unavailable(t testing.TB, why string) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("no Redis to test against (CI=true): %s", why)
-	}
-	t.Skipf("no Redis to test against: %s (set SUPPORTBOT_TEST_REDIS or install redis-server)", why)
-}
-
-// redisURL is SUPPORTBOT_TEST_REDIS, or a redis-server started for the
-// package's tests.
-func redisURL(t testing.TB) string {
-	t.Helper()
-	if u := os.Getenv("SUPPORTBOT_TEST_REDIS"); u != "" {
-		return u
-	}
-	sharedOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "supportbot-redis-")
-		if err != nil {
-			sharedErr = err
-			return
-		}
-		shared, sharedErr = startServer(dir)
-		if shared != nil && sharedErr == nil {
-			sharedURL = shared.url()
-		}
-	})
-	switch {
-	case sharedErr != nil:
-		unavailable(t, sharedErr.Error())
-	case sharedURL == "":
-		unavailable(t, "SUPPORTBOT_TEST_REDIS is not set and there is no redis-server binary")
-	}
-	return sharedURL
-}
-
-// ownServer starts a redis-server for one test (one the test may stop).
-func ownServer(t *testing.T, extra ...string) *server {
-	t.Helper()
-	srv, err := startServer(t.TempDir(), extra...)
-	switch {
-	case err != nil:
-		unavailable(t, err.Error())
-	case srv == nil:
-		unavailable(t, "this test needs the redis-server binary")
-	}
-	t.Cleanup(srv.stop)
-	return srv
 }
 
 var prefixes atomic.Int64
@@ -213,7 +97,7 @@ func (h *harness) Keys(t *testing.T) []string {
 func (h *harness) Advance(d time.Duration) { time.Sleep(d) }
 
 func TestStore(t *testing.T) {
-	storetest.Run(t, &harness{url: redisURL(t)})
+	storetest.Run(t, &harness{url: redistest.URL(t)})
 }
 
 func TestParseURL(t *testing.T) {
@@ -257,13 +141,13 @@ func TestOpenUnreachable(t *testing.T) {
 }
 
 func TestPassword(t *testing.T) {
-	srv := ownServer(t, "--requirepass", "s3cret-pw")
-	_, err := Open(ctx, "redis://:wrong-pw@"+srv.addr()+"/0", Options{})
-	if err == nil || !strings.Contains(err.Error(), srv.addr()) || strings.Contains(err.Error(), "wrong-pw") {
+	srv := redistest.Own(t, "--requirepass", "s3cret-pw")
+	_, err := Open(ctx, "redis://:wrong-pw@"+srv.Addr()+"/0", Options{})
+	if err == nil || !strings.Contains(err.Error(), srv.Addr()) || strings.Contains(err.Error(), "wrong-pw") {
 		t.Fatalf("wrong password: %v", err)
 	}
 	t.Log(err)
-	s := openStore(t, "redis://:s3cret-pw@"+srv.addr()+"/0", uniquePrefix())
+	s := openStore(t, "redis://:s3cret-pw@"+srv.Addr()+"/0", uniquePrefix())
 	if err := s.Ping(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +155,7 @@ func TestPassword(t *testing.T) {
 
 // TestPrefixIsolates: two stores on one Redis see nothing of each other.
 func TestPrefixIsolates(t *testing.T) {
-	url := redisURL(t)
+	url := redistest.URL(t)
 	a, b := openStore(t, url, uniquePrefix()), openStore(t, url, uniquePrefix())
 	if _, err := a.PutInbox(ctx, bot.Delivery{ID: "d1", Conv: "c1", At: time.Now()}); err != nil {
 		t.Fatal(err)
@@ -313,13 +197,13 @@ func TestPrefixIsolates(t *testing.T) {
 // TestOutage: calls fail with the operation named while Redis is down and
 // work again once it is back.
 func TestOutage(t *testing.T) {
-	srv := ownServer(t)
-	s := openStore(t, srv.url(), uniquePrefix())
+	srv := redistest.Own(t)
+	s := openStore(t, srv.URL(), uniquePrefix())
 	c := bot.Commit{Conv: "c1", User: "u1", Delivery: "d1", Session: []byte("s"), SessionTTL: time.Hour, DeliveryTTL: time.Hour}
 	if err := s.Commit(ctx, c); err != nil {
 		t.Fatal(err)
 	}
-	srv.stop()
+	srv.Stop()
 
 	version := uint64(1)
 	calls := []struct {
@@ -354,7 +238,7 @@ func TestOutage(t *testing.T) {
 	if t.Failed() {
 		return
 	}
-	if err := srv.start(); err != nil {
+	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
 	// Redis came back empty (no persistence): the turn starts from scratch.
@@ -385,7 +269,7 @@ func BenchmarkTurnNoAutoPipeline(b *testing.B) { benchTurns(b, Options{NoAutoPip
 
 func benchTurns(b *testing.B, opts Options) {
 	opts.Prefix = uniquePrefix()
-	url := redisURL(b)
+	url := redistest.URL(b)
 	s, err := Open(ctx, url, opts)
 	if err != nil {
 		b.Fatal(err)

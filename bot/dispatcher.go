@@ -628,13 +628,17 @@ func (d *Dispatcher) run(u *Update, sess flows.Session, in flows.Input) (res *fl
 // flush sends the replies a turn just committed, in order, and returns
 // the seqs of those the platform accepted (or refused for good).
 func (d *Dispatcher) flush(ctx context.Context, conv string, out []Outgoing, replies []Reply) ([]uint64, bool) {
+	var m marks
 	sent := make([]uint64, 0, len(out))
 	for i := range out {
 		if !d.sendOne(ctx, conv, &replies[i]) {
+			m.wait()
 			return sent, false
 		}
 		sent = append(sent, out[i].Seq)
+		d.markEarly(ctx, conv, out[i].Seq, &m)
 	}
+	m.wait()
 	return sent, true
 }
 
@@ -643,6 +647,7 @@ func (d *Dispatcher) flushStored(ctx context.Context, conv string, out []Outgoin
 	if len(out) == 0 {
 		return nil, true
 	}
+	var m marks
 	sent := make([]uint64, 0, len(out))
 	for _, o := range out {
 		r, err := DecodeReply(o.Data)
@@ -652,11 +657,34 @@ func (d *Dispatcher) flushStored(ctx context.Context, conv string, out []Outgoin
 			continue
 		}
 		if !d.sendOne(ctx, conv, &r) {
+			m.wait()
 			return sent, false
 		}
 		sent = append(sent, o.Seq)
+		d.markEarly(ctx, conv, o.Seq, &m)
 	}
+	m.wait()
 	return sent, true
+}
+
+// marks tracks the early MarkSent writes of one flush.
+type marks struct{ wg sync.WaitGroup }
+
+func (m *marks) wait() { m.wg.Wait() }
+
+// markEarly marks a reply sent as soon as the platform accepted it, in the
+// background, so the next reply does not wait for a durable write and a
+// crash later in the turn does not send it again. The turn's Finish
+// carries the same seqs, so a mark that failed here is not lost; the
+// worker holds the lease until these writes are done.
+func (d *Dispatcher) markEarly(ctx context.Context, conv string, seq uint64, m *marks) {
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		if err := d.cfg.Store.MarkSent(ctx, conv, seq); err != nil {
+			d.cfg.Obs.StoreError("mark_sent", err)
+		}
+	}()
 }
 
 // sendOne hands one reply to its platform; false leaves it (and those after

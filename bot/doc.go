@@ -17,16 +17,15 @@
 //     the turn's replies (the outbox) in one atomic Commit, checked against
 //     the session's version so two processes can never both advance one
 //     conversation.
-//  3. Replies are sent in order, each once the one before it was accepted
-//     by the platform.
-//  4. Then one write (Finish) marks the sent replies, removes the inbox
-//     entry and releases the lease. A send that fails writes the marks of
-//     those already accepted and leaves the rest in the outbox.
+//  3. Replies are sent in order; each is marked sent (MarkSent) as soon as
+//     the platform accepted it.
+//  4. Only then is the inbox entry done: one write (Finish) removes it,
+//     releases the lease and repeats the marks, so none is lost if an
+//     early one failed.
 //
 // On start, periodically, and on a redelivery, unfinished inbox entries are
 // run again: Begin first sends any unsent outbox replies, and a delivery
 // whose id is done sends nothing more. A crash at any point therefore
-// neither loses a message nor answers it twice, except for replies the
-// platform accepted in the moment between their send and the turn's final
-// write (a few milliseconds: the rest of the turn's sends and one commit).
+// neither loses a message nor answers it twice, except for a reply the
+// platform accepted in the instant before its mark was written.
 package bot

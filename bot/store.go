@@ -106,10 +106,10 @@ type Store interface {
 	Commit(ctx context.Context, c Commit) error
 	// MarkSent removes replies from the conversation's outbox.
 	MarkSent(ctx context.Context, conv string, seqs ...uint64) error
-	// Finish removes the sent replies from the outbox and the delivery
-	// from the inbox (when delivery is not ""), and releases the lease if
-	// owner still holds it, in one write: a turn costs three writes
-	// (inbox, commit, finish) however many replies it sends.
+	// Finish removes the sent replies from the outbox (those already
+	// marked are skipped) and the delivery from the inbox (when delivery
+	// is not ""), and releases the lease if owner still holds it, in one
+	// write.
 	Finish(ctx context.Context, conv, delivery, owner string, sent ...uint64) error
 	// ClaimReminders returns up to limit reminders (all when limit <= 0)
 	// due at now (At <= now), oldest first, and moves each one's time to

@@ -7,10 +7,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -432,53 +430,7 @@ func BenchmarkTurn(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	benchTurns(b, s, 1000)
-}
-
-func benchTurns(b *testing.B, s bot.Store, convs int) {
-	session := bytes.Repeat([]byte("s"), 200)
-	reply := bytes.Repeat([]byte("r"), 150)
-	var next atomic.Int64
-	procs := max(1, convs/runtime.GOMAXPROCS(0))
-	b.SetParallelism(procs)
-	b.ReportAllocs()
-	b.ResetTimer()
-	start := time.Now()
-	b.RunParallel(func(pb *testing.PB) {
-		i := next.Add(1)
-		conv, user := fmt.Sprintf("bench:%d:%d", i, i), fmt.Sprintf("bench:%d", i)
-		for n := 0; pb.Next(); n++ {
-			id := fmt.Sprintf("%s:%d", conv, n)
-			if _, err := s.PutInbox(ctx, bot.Delivery{ID: id, Conv: conv, At: time.Now(), Data: reply}); err != nil {
-				b.Error(err)
-				return
-			}
-			rec, err := s.Begin(ctx, bot.Lease{Conv: conv, User: user, Delivery: id, Owner: "bench", TTL: time.Minute})
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			c := bot.Commit{Conv: conv, User: user, Delivery: id, Version: rec.Version, Session: session,
-				SessionTTL: time.Hour, DeliveryTTL: time.Hour,
-				Outbox: []bot.Outgoing{{Seq: (rec.Version+1)<<8 | 0, Data: reply}, {Seq: (rec.Version+1)<<8 | 1, Data: reply}}}
-			if err := s.Commit(ctx, c); err != nil {
-				b.Error(err)
-				return
-			}
-			for _, o := range c.Outbox {
-				if err := s.MarkSent(ctx, conv, o.Seq); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-			if err := s.Finish(ctx, conv, id, "bench"); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "turns/s")
-	if st, ok := s.(*Store); ok {
-		b.ReportMetric(float64(st.Stats().Ops)/float64(max(1, st.Stats().Batches)), "ops/txn")
-	}
+	storetest.BenchTurns(b, s, 1000)
+	st := s.Stats()
+	b.ReportMetric(float64(st.Ops)/float64(max(1, st.Batches)), "ops/txn")
 }

@@ -15,6 +15,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -26,6 +28,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/supportbot/supportbot/content"
 	"github.com/supportbot/supportbot/flows"
 )
 
@@ -485,6 +488,7 @@ func (s Stages) Notes(actions int64) []string {
 // plan is the walk the load tools' users take through the flow, and what
 // each action must bring back.
 type plan struct {
+	pack     *content.Pack
 	def      *flows.Definition
 	problems []string // the first step's choices
 	channels []string // the choices of the step after the optional ones
@@ -558,4 +562,58 @@ func (p *plan) steps(n int) []planStep {
 		}
 	}
 	return out
+}
+
+// prepare is what a load run needs first: the plan of the shipped pack, a
+// temp dir (kept with -keep) and, when asked for, a CPU profile with a
+// mutex profile beside it. The returned func ends the profile and removes
+// the dir.
+func prepare(name string, keep bool, cpuProfile string) (*plan, string, func(), error) {
+	pack, err := content.Shipped()
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("content pack: %w", err)
+	}
+	pl, err := newPlan(pack.Def)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	pl.pack = pack
+	tmp, err := os.MkdirTemp("", "supportbot-load-"+name+"-")
+	if err != nil {
+		return nil, "", nil, err
+	}
+	var undo []func()
+	done := func() {
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
+	}
+	if keep {
+		fmt.Printf("temp dir: %s\n", tmp)
+	} else {
+		undo = append(undo, func() { os.RemoveAll(tmp) })
+	}
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			done()
+			return nil, "", nil, err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			done()
+			return nil, "", nil, err
+		}
+		// Where goroutines wait on locks, next to the CPU profile.
+		runtime.SetMutexProfileFraction(20)
+		undo = append(undo, func() {
+			pprof.StopCPUProfile()
+			f.Close()
+			if mf, err := os.Create(cpuProfile + ".mutex"); err == nil {
+				pprof.Lookup("mutex").WriteTo(mf, 0)
+				mf.Close()
+			}
+		})
+	}
+	return pl, tmp, done, nil
 }

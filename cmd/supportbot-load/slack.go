@@ -26,7 +26,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -89,34 +88,11 @@ func runSlack(args []string) error {
 	default:
 		return fmt.Errorf("-mode %q: want http, socket or both", o.mode)
 	}
-	pack, err := content.Shipped()
-	if err != nil {
-		return fmt.Errorf("content pack: %w", err)
-	}
-	plan, err := newPlan(pack.Def)
+	plan, tmp, done, err := prepare("slack", o.keep, o.cpuProfile)
 	if err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp("", "supportbot-load-slack-")
-	if err != nil {
-		return err
-	}
-	if o.keep {
-		fmt.Printf("temp dir: %s\n", tmp)
-	} else {
-		defer os.RemoveAll(tmp)
-	}
-	if o.cpuProfile != "" {
-		f, err := os.Create(o.cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
-	}
+	defer done()
 	if !o.inProcess && o.bin == "" {
 		fmt.Println("building ./cmd/supportbot ...")
 		if o.bin, err = BuildBot(tmp); err != nil {

@@ -20,8 +20,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"runtime"
-	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -74,42 +72,11 @@ func runTelegram(args []string) error {
 	if o.chats < 1 || o.duration <= 0 {
 		return errors.New("-chats and -duration must be positive")
 	}
-	pack, err := content.Shipped()
-	if err != nil {
-		return fmt.Errorf("content pack: %w", err)
-	}
-	plan, err := newPlan(pack.Def)
+	plan, tmp, done, err := prepare("telegram", o.keep, o.cpuProfile)
 	if err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp("", "supportbot-load-")
-	if err != nil {
-		return err
-	}
-	if o.keep {
-		fmt.Printf("temp dir: %s\n", tmp)
-	} else {
-		defer os.RemoveAll(tmp)
-	}
-	if o.cpuProfile != "" {
-		f, err := os.Create(o.cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
-		// Where goroutines wait on locks, next to the CPU profile.
-		runtime.SetMutexProfileFraction(20)
-		defer func() {
-			if mf, err := os.Create(o.cpuProfile + ".mutex"); err == nil {
-				pprof.Lookup("mutex").WriteTo(mf, 0)
-				mf.Close()
-			}
-		}()
-	}
+	defer done()
 	mode := "long polling"
 	if o.webhook {
 		mode = "webhook"
@@ -121,7 +88,7 @@ func runTelegram(args []string) error {
 	if o.baseline {
 		base = tgBaseline(o)
 		base.Print(os.Stdout)
-		texts, err := tgTexts(pack)
+		texts, err := tgTexts(plan.pack)
 		if err != nil {
 			return err
 		}

@@ -175,10 +175,7 @@ func parseState(p *problems, file, name string, n *yaml.Node, validators map[str
 		case "sourced":
 			st.Sourced = scalar(p, file, v, "sourced") == "true"
 		case "set":
-			st.Set = map[string]string{}
-			for _, kv := range pairs(v) {
-				st.Set[kv[0].Value] = scalar(p, file, kv[1], "a slot value")
-			}
+			st.Set = slotValues(p, file, v)
 		case "choices":
 			for _, cn := range resolve(v).Content {
 				st.Choices = append(st.Choices, parseChoice(p, file, name, resolve(cn)))
@@ -222,10 +219,7 @@ func parseChoice(p *problems, file, state string, n *yaml.Node) *flows.Choice {
 				c.Routes = append(c.Routes, r)
 			}
 		case "set":
-			c.Set = map[string]string{}
-			for _, s := range pairs(v) {
-				c.Set[s[0].Value] = scalar(p, file, s[1], "a slot value")
-			}
+			c.Set = slotValues(p, file, v)
 		default:
 			p.add(file, k.Line, "state %q: choice: unknown field %q", state, k.Value)
 		}
@@ -234,4 +228,13 @@ func parseChoice(p *problems, file, state string, n *yaml.Node) *flows.Choice {
 		p.add(file, n.Line, "state %q: a choice has no id", state)
 	}
 	return c
+}
+
+// slotValues reads a "set:" mapping of slots to values.
+func slotValues(p *problems, file string, n *yaml.Node) map[string]string {
+	m := map[string]string{}
+	for _, kv := range pairs(n) {
+		m[kv[0].Value] = scalar(p, file, kv[1], "a slot value")
+	}
+	return m
 }

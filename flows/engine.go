@@ -580,24 +580,15 @@ func (t *turn) button() {
 			return
 		}
 	}
-	nonce, c := t.decode(t.in.Text)
-	st := t.def.States[t.s.State]
-	if c == nil || nonce != t.s.Nonce || !st.has(c) {
+	nonce, id, ok := parseData(t.in.Text)
+	c := t.def.States[t.s.State].choice(id)
+	if !ok || nonce != t.s.Nonce || c == nil {
 		t.res.Outcome = Stale
 		t.say(KeyStale)
 		t.show(t.s.State, false)
 		return
 	}
-	t.apply(st.choice(c.ID))
-}
-
-// decode reads button data; the returned choice only carries the id.
-func (t *turn) decode(data string) (uint32, *Choice) {
-	nonce, id, ok := parseData(data)
-	if !ok {
-		return 0, nil
-	}
-	return nonce, &Choice{ID: id}
+	t.apply(c)
 }
 
 func (t *turn) text() {
@@ -811,8 +802,6 @@ func (t *turn) show(state string, full bool) {
 func (t *turn) expand(key string) string {
 	return ExpandKey(key, t.s.Get)
 }
-
-func (st *State) has(c *Choice) bool { return st.choice(c.ID) != nil }
 
 func (st *State) choice(id string) *Choice {
 	for _, c := range st.Choices {

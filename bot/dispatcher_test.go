@@ -59,12 +59,6 @@ func (r *recorder) texts(conv string) []string {
 	return out
 }
 
-func (r *recorder) total() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.count
-}
-
 type harness struct {
 	d     *bot.Dispatcher
 	store bot.Store

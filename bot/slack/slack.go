@@ -253,13 +253,6 @@ func (b *Bot) botUser() string {
 	return ""
 }
 
-func (b *Bot) botID() string {
-	if id := b.self.Load(); id != nil {
-		return id.BotID
-	}
-	return ""
-}
-
 // errCode is what logs show of an error: Slack's error code or the error's
 // kind, never a token or user text.
 func errCode(err error) string {

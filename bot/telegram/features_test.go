@@ -446,7 +446,7 @@ func TestReminders(t *testing.T) {
 	// A second case: the time zone is known now.
 	e.press(chat, user, "start_over")
 	m = e.toAnswerFromProblem(chat, user, "en", "return", "chat")
-	got = e.pressOn(chat, user, m.ID, buttonData(m, "remind"))
+	e.pressOn(chat, user, m.ID, buttonData(m, "remind"))
 	got = e.press(chat, user, "r_week")
 	e.wantTexts(got, "en", e.data(map[string]string{"problem": "return", "channel": "chat", "kind": "chat", "when": "168h", "caseno": "2"}), "remind.set")
 	asked := 0

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/supportbot/supportbot/content"
 	"github.com/supportbot/supportbot/content/markup"
@@ -320,5 +321,39 @@ func TestAmazonLadder(t *testing.T) {
 				converse(t, p.Engine, lang, steps)
 			})
 		}
+	}
+}
+
+// TestAmazonOverduePromise: a reminder "on the promised date" for a date
+// that has passed says so, in both languages, instead of naming the past
+// day as when the bot will be back.
+func TestAmazonOverduePromise(t *testing.T) {
+	p := shipped(t)
+	past := now.AddDate(0, 0, -6).Format(time.DateOnly)
+	want := map[string]string{"en": "has already passed", "lv": "jau ir pagājis"}
+	for _, lang := range []string{"en", "lv"} {
+		t.Run(lang, func(t *testing.T) {
+			said := ""
+			steps := []step{
+				{in: cmd("start", "refund email"), state: "answer"},
+				{in: press("buttons.save_case"), state: "case_agent"},
+				{in: press("buttons.skip")}, {in: press("buttons.skip")}, {in: press("buttons.skip"), state: "case_due"},
+				{in: text(past), state: "case_saved"},
+				{in: press("buttons.remind"), state: "remind"},
+				{in: press("buttons.r_promised"), state: "timezone"},
+				{in: press("buttons.tz_riga"), state: "remind_set"},
+			}
+			s := converseRendered(t, p, lang, steps, func(key, out string) {
+				if key == "remind.set" {
+					said = out
+				}
+			})
+			if s.Get("when") != flows.Overdue {
+				t.Errorf("when = %q", s.Get("when"))
+			}
+			if !strings.Contains(said, past) || !strings.Contains(said, want[lang]) {
+				t.Errorf("remind.set does not say the date has passed:\n%s", said)
+			}
+		})
 	}
 }

@@ -79,14 +79,29 @@ func (t *turn) saveCase(closed bool) {
 	t.res.SaveCase = c
 }
 
+// Overdue is the value schedule gives the reminder slot when the user
+// asked for "the promised date" and that date has passed (in UTC, which
+// is at most a day off the user's own calendar): the reminder comes
+// tomorrow instead, and texts can tell the two apart.
+const Overdue = "overdue"
+
 // schedule asks for a reminder about the current case, saving it first.
 func (t *turn) schedule(slot string) {
 	t.saveCase(false)
 	r := &Remind{Case: t.caseID(), In: 24 * time.Hour}
 	switch v := t.s.Get(slot); v {
-	case "promised":
-		if due := t.s.Get(t.def.DueSlot); due != "" {
+	case "promised", Overdue:
+		due := t.s.Get(t.def.DueSlot)
+		switch {
+		case due == "":
+		case due < t.in.Now.UTC().Format(time.DateOnly):
+			// The promise is already broken: a reminder "on" that date
+			// would fire at once while the reply named a past day.
+			// Tomorrow, and the texts can say why.
+			t.s.set(slot, Overdue)
+		default:
 			r.In, r.Date = 0, due
+			t.s.set(slot, "promised")
 		}
 	default:
 		if d, err := time.ParseDuration(v); err == nil && d > 0 {

@@ -175,6 +175,20 @@ func TestRemindersAndFollowUp(t *testing.T) {
 	if u.s.State != "remind_set" || r.Remind == nil || r.Remind.Date != "2026-12-24" || r.Remind.Case != 2 {
 		t.Fatalf("promised: state %q %+v", u.s.State, r.Remind)
 	}
+	// A promised date already past: tomorrow, and the reply says why
+	// instead of naming the past day as the reminder's.
+	u.do(cmd("reset", ""))
+	u.walk(text("outage"), text("7777 8888"), text("phone"), press("buttons.save"), text("skip"), text("2026-11-20"), press("buttons.remind"))
+	r = u.do(press("buttons.r_promised"))
+	if r.Remind == nil || r.Remind.Date != "" || r.Remind.In != 24*time.Hour || u.s.Get("when") != flows.Overdue {
+		t.Fatalf("overdue: when %q %+v", u.s.Get("when"), r.Remind)
+	}
+	// Today's date is still a promise that can be kept.
+	u.do(cmd("reset", ""))
+	u.walk(text("outage"), text("9999 0000"), text("phone"), press("buttons.save"), text("skip"), text(now.Format(time.DateOnly)), press("buttons.remind"))
+	if r = u.do(press("buttons.r_promised")); r.Remind == nil || r.Remind.Date != now.Format(time.DateOnly) || u.s.Get("when") != "promised" {
+		t.Fatalf("due today: when %q %+v", u.s.Get("when"), r.Remind)
+	}
 
 	// The reminder fires, even into an expired conversation: the case is
 	// loaded and the user is asked how it went.

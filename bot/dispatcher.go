@@ -53,7 +53,11 @@ type Config struct {
 	RecoverEvery time.Duration // default 5 s
 	RemindEvery  time.Duration // how often due reminders are looked for; default 15 s
 	QueueSize    int           // per conversation; default 64
-	MaxTurns     int           // turns running at once; default 1024
+	// AcceptTimeout bounds the inbox write a platform waits on, so a store
+	// that hangs makes Accept fail (and the platform deliver again) instead
+	// of holding a webhook or the poll loop; Slack wants its ack in 3 s.
+	AcceptTimeout time.Duration // default 2 s
+	MaxTurns      int           // turns running at once; default 1024
 	// DrainTimeout bounds how long Run waits, after its context ends, for
 	// turns in flight to finish and send their replies.
 	DrainTimeout time.Duration // default 15 s
@@ -122,6 +126,7 @@ func New(cfg Config) (*Dispatcher, error) {
 	def(&cfg.RecoverEvery, 5*time.Second)
 	def(&cfg.RemindEvery, 15*time.Second)
 	def(&cfg.DrainTimeout, 15*time.Second)
+	def(&cfg.AcceptTimeout, 2*time.Second)
 	if cfg.QueueSize <= 0 {
 		cfg.QueueSize = 64
 	}
@@ -197,7 +202,9 @@ func (d *Dispatcher) accept(ctx context.Context, u Update, done chan struct{}) (
 	if err != nil {
 		return false, fmt.Errorf("bot: encode update: %w", err)
 	}
-	st, err := d.cfg.Store.PutInbox(ctx, Delivery{ID: u.ID, Conv: u.Conv, At: u.At, Data: data})
+	pctx, cancel := context.WithTimeout(ctx, d.cfg.AcceptTimeout)
+	st, err := d.cfg.Store.PutInbox(pctx, Delivery{ID: u.ID, Conv: u.Conv, At: u.At, Data: data})
+	cancel()
 	if err != nil {
 		d.cfg.Obs.StoreError("put_inbox", err)
 		return false, fmt.Errorf("bot: record update: %w", err)

@@ -71,17 +71,21 @@ type Options struct {
 	// one write and one read: Redis spends far less on system calls, which
 	// on a small machine nearly doubles the turns per second. A call's
 	// context is then only checked before it is queued (go-redis runs the
-	// batch on its own context; read and write timeouts still apply).
+	// batch on its own context; read and write timeouts still apply), so
+	// PutInbox, which a platform waits on, waits for it beside its context.
 	NoAutoPipeline bool
 }
 
 // Store is a bot.Store on Redis.
 type Store struct {
-	rdb      *goredis.Client
-	run      goredis.Scripter // rdb, or its autopipeliner
-	prefix   string           // with the trailing ":"
-	password string           // only to keep it out of error messages
-	closed   atomic.Bool
+	rdb *goredis.Client
+	run goredis.Scripter // rdb, or its autopipeliner
+	// pipelined says run is the autopipeliner, which does not give up a
+	// queued call when its context ends.
+	pipelined bool
+	prefix    string // with the trailing ":"
+	password  string // only to keep it out of error messages
+	closed    atomic.Bool
 
 	order    string // the inbox order key
 	remOrder string // the reminder order key
@@ -128,7 +132,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 			_ = s.rdb.Close()
 			return nil, fmt.Errorf("redis: autopipeline: %w", err)
 		}
-		s.run = ap
+		s.run, s.pipelined = ap, true
 	}
 	return s, nil
 }
@@ -213,13 +217,47 @@ func (s *Store) PutInbox(ctx context.Context, d bot.Delivery) (bot.InboxState, e
 	entry = append(entry, at...)
 	entry = binary.AppendUvarint(entry, uint64(len(d.Conv)))
 	entry = append(append(entry, d.Conv...), d.Data...)
-	st, err := putInbox.Run(ctx, s.run,
-		[]string{s.key("done", d.ID), s.key("inbox", d.ID), s.order},
-		entry, string(at)+d.ID).Int()
+	run := func() (int, error) {
+		return putInbox.Run(ctx, s.run,
+			[]string{s.key("done", d.ID), s.key("inbox", d.ID), s.order},
+			entry, string(at)+d.ID).Int()
+	}
+	var st int
+	var err error
+	if s.pipelined && ctx.Done() != nil {
+		st, err = await(ctx, run)
+	} else {
+		st, err = run()
+	}
 	if err != nil {
 		return 0, s.wrap("put inbox", err)
 	}
 	return bot.InboxState(st), nil
+}
+
+// await runs call and waits for it or for ctx, whichever ends first.
+// PutInbox is the write a platform waits on: under autopipelining go-redis
+// cannot abandon a queued call, so in an outage the acknowledgement would
+// wait out every retry instead of failing at its deadline (the platform
+// then redelivers). A call abandoned here may still land later; its
+// delivery id makes the redelivery a no-op and recovery runs the entry.
+func await[T any](ctx context.Context, call func() (T, error)) (T, error) {
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := call()
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-ctx.Done():
+		var zero T
+		return zero, ctx.Err()
+	}
 }
 
 // Inbox implements bot.Store.

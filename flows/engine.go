@@ -407,6 +407,11 @@ func (t *turn) command() {
 		if t.jump() {
 			return
 		}
+		if strings.TrimSpace(t.in.Text) != "" && t.s.State != "" && t.s.State != t.def.Start {
+			// Words that match nothing: say so, and go on where we were.
+			t.unknownCommand()
+			return
+		}
 		t.restart(KeyGreeting)
 	case "reset":
 		t.restart(KeyRestarted)
@@ -481,12 +486,15 @@ func (t *turn) restart(key string) {
 // jump applies a command's words to successive steps ("/start refund_phone",
 // "/support refund phone"), as far as they go. At a step that asks for text,
 // a word that is a valid answer fills it and anything else skips it. It
-// reports false when there were no words.
+// reports false, changing nothing, when no word matched.
 func (t *turn) jump() bool {
 	words := strings.FieldsFunc(t.in.Text, func(r rune) bool { return r == ' ' || r == '_' || r == '\t' })
 	if len(words) == 0 {
 		return false
 	}
+	// Words that lead nowhere ("/support hlep") must not cost the user
+	// their conversation: keep what was there to put it back.
+	keep, keepRes, n := t.s, t.res, len(words)
 	t.res.Outcome = Moved
 	t.quiet = true
 	t.s.Slots = nil
@@ -522,6 +530,10 @@ func (t *turn) jump() bool {
 		t.apply(c)
 	}
 	t.quiet = false
+	if len(words) == n {
+		t.s, t.res = keep, keepRes
+		return false
+	}
 	t.show(t.s.State, true)
 	return true
 }

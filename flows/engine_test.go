@@ -343,6 +343,28 @@ func TestJumpAhead(t *testing.T) {
 	}
 }
 
+// TestJumpNowhereKeepsTheConversation: words that match no choice
+// ("/support hlep") say the command is unknown and leave the conversation
+// where it was, slots and all; a new conversation gets the greeting.
+func TestJumpNowhereKeepsTheConversation(t *testing.T) {
+	e := loadTestPack(t).Engine
+	mid := e.Handle(flows.Session{}, flows.Input{Kind: flows.InCommand, Command: "start", Text: "bill 1234-5678", Lang: "en", Now: now}).Session
+	if mid.State != "via" || mid.Get("account") != "12345678" {
+		t.Fatalf("setup: %s %v", mid.State, mid.Slots)
+	}
+	r := e.Handle(mid, flows.Input{Kind: flows.InCommand, Command: "start", Text: "hlep", Lang: "en", Now: now})
+	if r.Outcome != flows.Unknown || !sameSession(r.Session, mid) {
+		t.Fatalf("unknown words: %s, session %+v, want %+v", r.Outcome, r.Session, mid)
+	}
+	if keys := outputKeys(r); len(keys) != 2 || keys[0] != flows.KeyUnknownCommand || keys[1] != "ask.via" {
+		t.Fatalf("unknown words said %v", keys)
+	}
+	r = e.Handle(flows.Session{}, flows.Input{Kind: flows.InCommand, Command: "start", Text: "hlep", Lang: "en", Now: now})
+	if keys := outputKeys(r); r.Session.State != "topic" || len(keys) != 2 || keys[0] != flows.KeyGreeting {
+		t.Fatalf("new conversation: %s %v", r.Session.State, keys)
+	}
+}
+
 func TestFlowChangedResets(t *testing.T) {
 	e := loadTestPack(t).Engine
 	s := flows.Session{Flow: "northwind", Version: 1, State: "gone_state", Lang: "de", Nonce: 7, Slots: []flows.Slot{{"topic", "bill"}}}

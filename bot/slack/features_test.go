@@ -19,6 +19,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	slackbot "github.com/supportbot/supportbot/bot/slack"
 	"github.com/supportbot/supportbot/bot/slack/slacktest"
 	"github.com/supportbot/supportbot/content"
 	"github.com/supportbot/supportbot/content/markup"
@@ -492,7 +493,10 @@ func TestCaseNotebook(t *testing.T) {
 	check(w2)
 }
 
+// renderMrkdwn renders a text of the shipped pack (which has a notebook)
+// as the adapter posts it.
 func renderMrkdwn(s string) string {
+	s = markup.Commands(s, append(slices.Clone(flows.Commands), flows.CaseCommands...), slackbot.SlashCommand)
 	return strings.Join(markup.Split(markup.SlackMrkdwn{}, s, 3000), "\n\n")
 }
 

@@ -329,6 +329,8 @@ func (w *world) text(lang, key string, slots ...flows.Slot) string {
 	if err != nil {
 		w.t.Error(err)
 	}
+	// Slack reaches the commands through its one slash command.
+	s = markup.Commands(s, w.pack.Def.Commands(), slackbot.SlashCommand)
 	return strings.Join(markup.Split(markup.SlackMrkdwn{}, s, slackbot.MaxSectionText), "\n\n")
 }
 

@@ -216,6 +216,14 @@ func TestSupportCommand(t *testing.T) {
 				if len(ms) <= before || ms[before].Text != w.text(lang, s.firstKey) {
 					t.Errorf("step %d (%q): got %q, want %q first", i, s.text, texts(ms[before:]), w.text(lang, s.firstKey))
 				}
+				// Slack has one slash command: the help names the
+				// commands as its words, never as "/cases" of their own.
+				if s.text == "help" && len(ms) > before {
+					got := ms[before].Text
+					if !strings.Contains(got, "/support cases") || !strings.Contains(got, "/support reset") || strings.Contains(got, " /cases") {
+						t.Errorf("help on Slack names commands Slack does not have:\n%s", got)
+					}
+				}
 			}
 			// Jumping ahead with words in the user's language.
 			w.command(w.fake.NewCommand(team, publicChan, "U2", "atmaksa e-pasts"))

@@ -485,7 +485,7 @@ func (b *Bot) deliver(ctx context.Context, in *inbound) (*ackBody, error) {
 		if dmErr != nil {
 			b.log.Warn("slack: cannot open the DM for /support", "err", errCode(dmErr))
 			text, _ := b.cfg.Pack.Text(lang, flows.KeyGeneric)
-			return &ackBody{ResponseType: "ephemeral", Text: renderPlainMrkdwn(text)}, nil
+			return &ackBody{ResponseType: "ephemeral", Text: b.renderPlainMrkdwn(text)}, nil
 		}
 		in.u.Conv = convKey(in.team, dm, "", in.user)
 		in.u.Route = channelRoute(dm, "")
@@ -523,7 +523,7 @@ func (b *Bot) movedToDM(lang string) string {
 		// Lint makes this unreachable; the DM itself still follows.
 		b.cfg.Log.Error("content: missing text", "key", KeyMovedToDM, "lang", lang)
 	}
-	return renderPlainMrkdwn(t)
+	return b.renderPlainMrkdwn(t)
 }
 
 // userProfile is what users.info tells us about a user.

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	slackbot "github.com/supportbot/supportbot/bot/slack"
 )
 
 // The app manifest asks for what the adapter uses, and nothing it does
@@ -59,7 +61,7 @@ func TestAppManifest(t *testing.T) {
 	if !slices.Equal(events, []string{"app_mention", "message.im"}) {
 		t.Errorf("bot events %v", events)
 	}
-	if len(m.Features.SlashCommands) != 1 || m.Features.SlashCommands[0].Command != "/support" || m.Features.SlashCommands[0].Description == "" {
+	if len(m.Features.SlashCommands) != 1 || m.Features.SlashCommands[0].Command != slackbot.SlashCommand || m.Features.SlashCommands[0].Description == "" {
 		t.Errorf("slash commands %+v", m.Features.SlashCommands)
 	}
 	if !m.Settings.Interactivity.Enabled || !m.Settings.SocketMode {

@@ -54,7 +54,7 @@ func (b *Bot) Send(ctx context.Context, r bot.Reply) error {
 		return fmt.Errorf("slack: send: unreadable route: %w", bot.ErrPermanent)
 	}
 	_, _, _, owner, _ := splitConv(r.Conv)
-	msgs := layout(r.Text, r.Buttons, owner)
+	msgs := layout(b.commandsFor(r.Text), r.Buttons, owner)
 	if len(msgs) == 0 {
 		return nil
 	}
@@ -397,4 +397,14 @@ func truncate(s string, n int) string {
 }
 
 // renderPlainMrkdwn renders a content text for Slack in one piece.
-func renderPlainMrkdwn(t string) string { return markup.Render(markup.SlackMrkdwn{}, t) }
+func (b *Bot) renderPlainMrkdwn(t string) string {
+	return markup.Render(markup.SlackMrkdwn{}, b.commandsFor(t))
+}
+
+// SlashCommand is the app's one slash command (deploy/slack-app-manifest.yaml).
+const SlashCommand = "/support"
+
+// commandsFor rewrites the commands a text names for Slack, where they are
+// words after the one slash command: "/cases" is "/support cases". A
+// "/cases" typed in Slack is refused by the client as an unknown command.
+func (b *Bot) commandsFor(t string) string { return markup.Commands(t, b.commands, SlashCommand) }

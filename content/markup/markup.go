@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"html"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -362,3 +363,61 @@ func (SlackMrkdwn) Block(b Block) string {
 	}
 	return out.String()
 }
+
+// Commands rewrites the commands a text mentions ("/cases", "/case 2") for
+// a front end that reaches them another way: Slack has one slash command,
+// so "/cases" becomes "/support cases" there. Only a slash that starts a
+// word and one of names followed by a word boundary count, so addresses
+// and dates ("5/12") stay as they are; user text is left alone.
+func Commands(text string, names []string, prefix string) string {
+	if !strings.Contains(text, "/") {
+		return text
+	}
+	var b strings.Builder
+	user := false
+	last := 0
+	prev := rune(' ')
+	for i, r := range text {
+		switch {
+		case r == LitOpen:
+			user = true
+		case r == LitClose:
+			user = false
+		case r == '/' && !user && !wordRune(prev) && !strings.ContainsRune("/:.-", prev):
+			if name := commandAt(text[i+1:], names); name != "" {
+				b.WriteString(text[last:i])
+				b.WriteString(prefix)
+				b.WriteByte(' ')
+				last = i + 1
+			}
+		}
+		prev = r
+	}
+	if last == 0 {
+		return text
+	}
+	b.WriteString(text[last:])
+	return b.String()
+}
+
+// commandAt is the name in names that s starts with, up to a word boundary.
+func commandAt(s string, names []string) string {
+	n := 0
+	for n < len(s) && (s[n] >= 'a' && s[n] <= 'z') {
+		n++
+	}
+	if n == 0 {
+		return ""
+	}
+	if r, _ := utf8.DecodeRuneInString(s[n:]); n < len(s) && wordRune(r) {
+		return ""
+	}
+	for _, name := range names {
+		if s[:n] == name {
+			return name
+		}
+	}
+	return ""
+}
+
+func wordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_' }

@@ -170,8 +170,10 @@ func (b *Bot) handleInteraction(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
-// accept delivers in after the user's earlier deliveries.
+// accept delivers in after the user's earlier deliveries, within AckWithin.
 func (b *Bot) accept(ctx context.Context, in *inbound) (*ackBody, error) {
+	ctx, cancel := context.WithTimeout(ctx, AckWithin)
+	defer cancel()
 	prev, done := b.order.enter(in.order)
 	defer done()
 	if prev != nil {

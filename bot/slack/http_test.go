@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/supportbot/supportbot/bot"
+	slackbot "github.com/supportbot/supportbot/bot/slack"
 	"github.com/supportbot/supportbot/bot/slack/slacktest"
 )
 
@@ -333,5 +335,33 @@ func TestEphemeralPress(t *testing.T) {
 	}
 	if second.ReplaceOriginal || second.ResponseType != "ephemeral" || second.Text != w.text("en", "ask.order") {
 		t.Errorf("reply through response_url: %+v", second)
+	}
+}
+
+// stuck is an acceptor whose store never answers.
+type stuck struct{}
+
+func (stuck) Accept(ctx context.Context, _ bot.Update) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// TestAckWithin: slow lookups and a store that does not answer still get
+// Slack an answer within its 3 s: a 503, so that it retries, rather than
+// a request that hangs.
+func TestAckWithin(t *testing.T) {
+	w := newWorld(t, "http", worldOpts{fake: slacktest.Options{Latency: time.Second},
+		cfg: func(c *slackbot.Config) { c.In = stuck{} }})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	res, err := w.client.Event(ctx, slacktest.EventCallback(team, slacktest.NewEventID(),
+		slacktest.IMMessage(team, "U9", slacktest.DMChannel("U9"), "hi", slacktest.NewTS())), 0)
+	took := time.Since(start)
+	if err != nil || res.Status != http.StatusServiceUnavailable {
+		t.Fatalf("want 503, got %+v %v", res, err)
+	}
+	if took >= 3*time.Second {
+		t.Errorf("Slack got its answer after %v", took)
 	}
 }

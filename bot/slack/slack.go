@@ -37,6 +37,13 @@ const Platform = "slack"
 // DefaultAPIURL is Slack's Web API base.
 const DefaultAPIURL = "https://slack.com/api/"
 
+// AckWithin bounds the work between a delivery's arrival and its
+// acknowledgement (waiting for the user's earlier delivery, the lookups,
+// the inbox write): Slack retries what is not acknowledged within 3 s, so
+// past this the delivery is left unacknowledged on purpose (503 over HTTP,
+// no ack in Socket Mode) and Slack's retry is answered instead.
+const AckWithin = 2500 * time.Millisecond
+
 // Config configures a Bot. BotToken, Pack and In are required, and either
 // AppToken (Socket Mode) or SigningSecret (HTTP mode).
 type Config struct {
@@ -59,7 +66,7 @@ type Config struct {
 
 	// LookupTimeout bounds the calls made before Slack is acknowledged
 	// (users.info for the locale, conversations.open for /support in a
-	// channel); default 1.5 s.
+	// channel); default 1.5 s. With the inbox write they share AckWithin.
 	LookupTimeout time.Duration
 	// LocaleTTL is how long a user's Slack locale is cached; default 1 h.
 	LocaleTTL time.Duration

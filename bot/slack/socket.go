@@ -61,23 +61,26 @@ func (b *Bot) runSocket(ctx context.Context) {
 			// Register in arrival order, then record concurrently: one
 			// user's deliveries still reach the inbox in order.
 			prev, done := b.order.enter(in.order)
+			dctx, cancel := context.WithTimeout(ctx, AckWithin)
 			select {
 			case sem <- struct{}{}:
 			case <-ctx.Done():
+				cancel()
 				done()
 				return
 			}
 			handlers.Go(func() {
 				defer func() { <-sem }()
 				defer done()
+				defer cancel()
 				if prev != nil {
 					select {
 					case <-prev:
-					case <-ctx.Done():
+					case <-dctx.Done():
 						return
 					}
 				}
-				ack, err := b.deliver(ctx, in)
+				ack, err := b.deliver(dctx, in)
 				if err != nil {
 					// Not recorded: no ack, so Slack delivers it again.
 					if ctx.Err() == nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -92,27 +93,77 @@ var (
 	telegramSecret = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`)
 )
 
-// parseConfig reads flags (args) over the environment (getenv).
-func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
+// errHelp is returned by parseConfig for -h or -help: print usage, exit 0.
+var errHelp = flag.ErrHelp
+
+// newFlagSet declares every flag with its built-in default. The
+// environment is applied after parsing, not as a flag default, so usage
+// never echoes an environment value (a STORE URL holds a password) and
+// the flag package prints nothing itself: run reports one line.
+func newFlagSet() (*flag.FlagSet, map[string]*string) {
 	fs := flag.NewFlagSet("supportbot", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	vals := map[string]*string{}
 	for _, s := range settings {
+		if s.flag != "" {
+			vals[s.env] = fs.String(s.flag, s.def, s.help+" ($"+s.env+")")
+		}
+	}
+	return fs, vals
+}
+
+// printUsage writes the commands and flags with their built-in defaults.
+func printUsage(w io.Writer) {
+	fs, _ := newFlagSet()
+	var secrets []string
+	for _, s := range settings {
+		if s.flag == "" {
+			secrets = append(secrets, s.env)
+		}
+	}
+	fmt.Fprint(w, `usage: supportbot [flags]        chat in the terminal, or on Telegram and Slack when their tokens are set
+       supportbot lint [DIR]    check a content pack (default: the built-in one)
+       supportbot graph [DIR]   print the flow as a Mermaid graph
+       supportbot version
+       supportbot healthcheck   ask the running bot's /healthz on ADDR
+
+Each flag can also be set by the environment variable in parentheses; a flag
+wins. Defaults shown are the built-in ones.
+Secrets come from the environment only: `+strings.Join(secrets, ", ")+`
+
+flags:
+`)
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+}
+
+// parseConfig reads flags (args) over the environment (getenv). A flag
+// error comes back as one line, errHelp for -h.
+func parseConfig(args []string, getenv func(string) string) (*config, error) {
+	fs, flags := newFlagSet()
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, errHelp
+		}
+		return nil, &configError{Var: "flags", Msg: err.Error() + " (see supportbot -h)"}
+	}
+	if fs.NArg() > 0 {
+		return nil, &configError{Var: "flags", Msg: fmt.Sprintf("unexpected argument %q (commands: lint, graph, version; see supportbot -h)", fs.Arg(0))}
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	vals := map[string]*string{}
+	for _, s := range settings {
+		if set[s.flag] {
+			vals[s.env] = flags[s.env]
+			continue
+		}
 		v := strings.TrimSpace(getenv(s.env))
 		if v == "" {
 			v = s.def
 		}
-		if s.flag == "" {
-			vals[s.env] = &v
-			continue
-		}
-		vals[s.env] = fs.String(s.flag, v, s.help+" ($"+s.env+")")
-	}
-	if err := fs.Parse(args); err != nil {
-		return nil, &configError{Var: "flags", Msg: err.Error()}
-	}
-	if fs.NArg() > 0 {
-		return nil, &configError{Var: "flags", Msg: fmt.Sprintf("unexpected argument %q (commands: lint, graph, version)", fs.Arg(0))}
+		vals[s.env] = &v
 	}
 	get := func(k string) string { return *vals[k] }
 	c := &config{

@@ -1,6 +1,8 @@
 package main_test
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -32,7 +34,7 @@ func TestConfigErrors(t *testing.T) {
 		{"flag beats env", []string{"SESSION_TTL=30d"}, []string{"-session-ttl", "-5m"}, "SESSION_TTL:"},
 		{"log level", []string{"LOG_LEVEL=loud"}, nil, "LOG_LEVEL:"},
 		{"user rate", []string{"USER_RATE=-1"}, nil, "USER_RATE:"},
-		{"content dir", []string{"CONTENT_DIR=/nonexistent/pack"}, nil, "content: /nonexistent/pack: no flow.yaml"},
+		{"content dir", []string{"CONTENT_DIR=/nonexistent/pack"}, nil, "CONTENT_DIR: /nonexistent/pack: no flow.yaml"},
 		{"lang", nil, []string{"-lang", "xx"}, "BOT_LANG:"},
 		{"unknown flag", nil, []string{"-frobnicate"}, "flags:"},
 		{"address in use", []string{"TELEGRAM_BOT_TOKEN=" + tgToken, "STORE=memory", "ADDR=256.0.0.1:1"}, nil, "ADDR:"},
@@ -57,5 +59,79 @@ func TestConfigErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A flag mistake is one line on stderr, and neither it nor -h echoes a
+// value from the environment: STORE's password must not appear.
+func TestFlagsShowNoEnvironment(t *testing.T) {
+	env := []string{"STORE=redis://:hunter2@127.0.0.1:1/0", "TELEGRAM_API_URL=https://tg.internal.example"}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-frobnicate"}, "supportbot: flags: flag provided but not defined: -frobnicate (see supportbot -h)"},
+		{[]string{"-store"}, "supportbot: flags: flag needs an argument: -store (see supportbot -h)"},
+		{[]string{"extra"}, `supportbot: flags: unexpected argument "extra"`},
+	} {
+		out, stderr, code := runBin(t, "", env, tc.args...)
+		if code != 2 || out != "" || strings.Count(stderr, "\n") != 1 || !strings.HasPrefix(stderr, tc.want) {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want exit 2 and one line %q", tc.args, code, out, stderr, tc.want)
+		}
+		if strings.Contains(out+stderr, "hunter2") {
+			t.Errorf("%v: the STORE password leaked:\n%s%s", tc.args, out, stderr)
+		}
+	}
+	for _, arg := range []string{"-h", "-help", "--help"} {
+		out, stderr, code := runBin(t, "", env, arg)
+		if code != 0 || stderr != "" {
+			t.Errorf("%s: exit %d, stderr %q", arg, code, stderr)
+		}
+		if strings.Contains(out, "hunter2") || strings.Contains(out, "tg.internal.example") {
+			t.Errorf("%s: usage shows values from the environment:\n%s", arg, out)
+		}
+		// The built-in defaults instead.
+		for _, want := range []string{"-store", "$STORE", `(default "https://api.telegram.org")`, `(default "15s")`, "TELEGRAM_BOT_TOKEN"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s: usage lacks %q:\n%s", arg, want, out)
+			}
+		}
+	}
+	// The environment still applies when no flag is given.
+	_, stderr, code := runBin(t, "", env)
+	if code != 2 || !strings.Contains(stderr, "STORE:") || strings.Contains(stderr, "hunter2") {
+		t.Errorf("STORE from the environment: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// A content pack that fails lint stops start-up like any other setting:
+// exit 2 and one line naming CONTENT_DIR, the first problem, the count.
+func TestBrokenContentDir(t *testing.T) {
+	dir := t.TempDir()
+	copyDir(t, filepath.Join("..", "..", "content", "testdata", "northwind"), dir)
+	edit := func(file, old, new string) {
+		t.Helper()
+		p := filepath.Join(dir, file)
+		data, err := os.ReadFile(p)
+		if err != nil || !strings.Contains(string(data), old) {
+			t.Fatalf("%s: %q not found (%v)", file, old, err)
+		}
+		os.WriteFile(p, []byte(strings.Replace(string(data), old, new, 1)), 0o644)
+	}
+	edit("de/texts.yaml", "  via: Telefon oder E-Mail?\n", "")
+	edit("en/texts.yaml", "greeting: Hello", "farewell: Bye\ngreeting: Hello")
+	want := "supportbot: CONTENT_DIR: " + filepath.Join(dir, "en", "texts.yaml") + `:1: text "farewell" is not used`
+	for _, env := range [][]string{{"CONTENT_DIR=" + dir}, {"CONTENT_DIR=" + dir, "TELEGRAM_BOT_TOKEN=123456:s3cr3t", "STORE=memory"}} {
+		_, stderr, code := runBin(t, "", env)
+		if code != 2 || strings.Count(stderr, "\n") != 1 || !strings.HasPrefix(stderr, want) ||
+			!strings.Contains(stderr, "(2 problems; run supportbot lint "+dir+")") || strings.Contains(stderr, "s3cr3t") {
+			t.Errorf("%v: exit %d, stderr %q; want exit 2 and one line starting %q", env, code, stderr, want)
+		}
+	}
+	// A YAML error is one line too.
+	edit("flow.yaml", "  topic:\n    kind: choose", "  topic:\n    kind: [choose")
+	_, stderr, code := runBin(t, "", []string{"CONTENT_DIR=" + dir})
+	if code != 2 || strings.Count(stderr, "\n") != 1 || !strings.HasPrefix(stderr, "supportbot: CONTENT_DIR: "+filepath.Join(dir, "flow.yaml")+":") {
+		t.Errorf("YAML error: exit %d, stderr %q", code, stderr)
 	}
 }

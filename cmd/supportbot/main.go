@@ -16,6 +16,7 @@ import (
 	"os/signal"
 	"path"
 	"path/filepath"
+	"regexp"
 	"runtime/debug"
 	"syscall"
 	"time"
@@ -71,14 +72,18 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return healthcheck(getenv, stderr)
 		}
 	}
-	cfg, err := parseConfig(args, getenv, stderr)
+	cfg, err := parseConfig(args, getenv)
+	if errors.Is(err, errHelp) {
+		printUsage(stdout)
+		return exitOK
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "supportbot: %v\n", err)
 		return exitConfig
 	}
 	pack, err := loadPack(cfg.ContentDir)
 	if err != nil {
-		fmt.Fprintf(stderr, "supportbot: content: %v\n", err)
+		fmt.Fprintf(stderr, "supportbot: %v\n", packError(cfg.ContentDir, err))
 		return exitConfig
 	}
 	if cfg.Lang != "" && pack.Def.Languages != nil && !hasLang(pack, cfg.Lang) {
@@ -149,6 +154,28 @@ func loadPack(dir string) (*content.Pack, error) {
 	p, err := content.Load(fsys, sub)
 	return p, prefixProblems(err, dir)
 }
+
+// packError names the variable behind a pack that does not load: one
+// line with the first problem and how to see them all.
+func packError(dir string, err error) *configError {
+	name := "CONTENT_DIR"
+	if dir == "" {
+		name = "built-in pack" // only a broken build gets here
+	}
+	msg := err.Error()
+	var ps flows.Problems
+	if errors.As(err, &ps) && len(ps) > 0 {
+		n := "1 problem"
+		if len(ps) > 1 {
+			n = fmt.Sprintf("%d problems", len(ps))
+		}
+		msg = fmt.Sprintf("%s (%s; run supportbot lint %s)", ps[0], n, dir)
+	}
+	// A YAML message can span lines; the rule is one line.
+	return &configError{name, newlines.ReplaceAllString(msg, " ")}
+}
+
+var newlines = regexp.MustCompile(`\s*\n\s*`)
 
 // packFS finds the pack in dir: dir itself, or its only subfolder with a
 // flow.yaml.

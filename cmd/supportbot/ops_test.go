@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -378,4 +379,142 @@ func TestSecondProcessOnBoltFile(t *testing.T) {
 		t.Errorf("the second process took %v to give up", d)
 	}
 	p.stop()
+}
+
+// stuckTurn sends /start while the fake holds every sendMessage for a
+// minute, and waits until the turn is committed and sending its reply.
+func stuckTurn(t *testing.T, p *botProc, fake *telegramtest.Server, user telegramtest.User) {
+	t.Helper()
+	fake.SetDelay("sendMessage", time.Minute)
+	fake.UserMessage(telegramtest.Private(user), user, "/start")
+	deadline := time.Now().Add(10 * time.Second)
+	for turnsCounted(p) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the turn never ran\n%s", p.stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond) // into the held sendMessage
+}
+
+// turnsCounted sums supportbot_turns_total: a turn is counted once
+// committed, just before its replies go out.
+func turnsCounted(p *botProc) float64 {
+	_, m := p.get("/metrics")
+	n := 0.0
+	for _, l := range strings.Split(m, "\n") {
+		if rest, ok := strings.CutPrefix(l, "supportbot_turns_total{"); ok {
+			var v float64
+			fmt.Sscan(rest[strings.LastIndex(rest, " ")+1:], &v)
+			n += v
+		}
+	}
+	return n
+}
+
+// resumes starts the bot again on the same store with the platform quick
+// again, and checks the held turn's two replies arrive exactly once.
+func resumes(t *testing.T, fake *telegramtest.Server, db string, chat int64) {
+	t.Helper()
+	fake.SetDelay("sendMessage", 0)
+	p := startBot(t, fake, freeAddr(t), db)
+	if !fake.WaitFor(15*time.Second, func() bool { return len(fake.BotMessages(chat)) >= 2 }) {
+		t.Fatalf("the held turn did not resume: %d messages\n%s", len(fake.BotMessages(chat)), p.stderr.String())
+	}
+	time.Sleep(300 * time.Millisecond) // a duplicate would show up by now
+	if n := len(fake.BotMessages(chat)); n != 2 {
+		t.Errorf("after the restart the chat has %d messages, want 2", n)
+	}
+	if code := p.stop(); code != 0 {
+		t.Errorf("restarted bot: exit %d", code)
+	}
+}
+
+// TestShutdownDeadline: SHUTDOWN_TIMEOUT bounds the whole shutdown, from
+// the signal to the exit, even with a reply the platform never accepts and
+// a client that never finishes its request; the reply is sent after the
+// next start.
+func TestShutdownDeadline(t *testing.T) {
+	fake := telegramtest.New(telegramtest.Options{})
+	defer fake.Close()
+	db := "STORE=bolt:" + filepath.Join(t.TempDir(), "bot.db")
+	const timeout = 2 * time.Second
+	p := startBot(t, fake, freeAddr(t), db, "SHUTDOWN_TIMEOUT="+timeout.String())
+	p.waitStatus("/readyz", 200, 10*time.Second)
+	user := telegramtest.User{ID: 31, FirstName: "D", LanguageCode: "en"}
+	stuckTurn(t, p, fake, user)
+	// And an HTTP request that never finishes its headers: the listener
+	// waits for it only until the same deadline.
+	conn, err := net.Dial("tcp", p.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprint(conn, "GET /healthz HTTP/1.1\r\nHost: x\r\n")
+
+	start := time.Now()
+	code := p.stop()
+	took := time.Since(start)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, p.stderr.String())
+	}
+	// Well inside the deadline would mean the held turn was not waited for.
+	if took < timeout/2 || took > timeout+time.Second {
+		t.Errorf("shutdown took %v with SHUTDOWN_TIMEOUT=%v", took, timeout)
+	}
+	logs := p.stderr.String()
+	for _, want := range []string{"turns still running at the deadline", "work still running at the deadline", `"msg":"stopped"`} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("no %q in the log:\n%s", want, logs)
+		}
+	}
+	resumes(t, fake, db, user.ID)
+}
+
+// TestSecondSignalExitsAtOnce: while a shutdown waits for a turn, a second
+// SIGTERM ends the process at once, by the signal's default action; the
+// turn is finished after the next start.
+func TestSecondSignalExitsAtOnce(t *testing.T) {
+	fake := telegramtest.New(telegramtest.Options{})
+	defer fake.Close()
+	db := "STORE=bolt:" + filepath.Join(t.TempDir(), "bot.db")
+	p := startBot(t, fake, freeAddr(t), db, "SHUTDOWN_TIMEOUT=60s")
+	p.waitStatus("/readyz", 200, 10*time.Second)
+	user := telegramtest.User{ID: 32, FirstName: "S", LanguageCode: "en"}
+	stuckTurn(t, p, fake, user)
+
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(p.stderr.String(), `"msg":"shutting down"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no shutdown after the first SIGTERM\n%s", p.stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// The shutdown is waiting for the held reply.
+	select {
+	case err := <-p.done:
+		t.Fatalf("exited on the first SIGTERM (%v) with a turn in flight\n%s", err, p.stderr.String())
+	case <-time.After(500 * time.Millisecond):
+	}
+
+	start := time.Now()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-p.done:
+		ee, ok := err.(*exec.ExitError)
+		if !ok {
+			t.Fatalf("exit after the second SIGTERM: %v, want death by SIGTERM", err)
+		}
+		if ws, ok := ee.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGTERM {
+			t.Fatalf("exit after the second SIGTERM: %v, want death by SIGTERM", err)
+		}
+		t.Logf("exited %v after the second SIGTERM", time.Since(start))
+	case <-time.After(5 * time.Second):
+		t.Fatalf("still running 5 s after the second SIGTERM (SHUTDOWN_TIMEOUT 60s)\n%s", p.stderr.String())
+	}
+	if strings.Contains(p.stderr.String(), `"msg":"stopped"`) {
+		t.Error("the process stopped in order; the second signal did nothing")
+	}
+	resumes(t, fake, db, user.ID)
 }

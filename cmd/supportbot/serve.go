@@ -55,7 +55,7 @@ func serve(ctx context.Context, cfg *config, pack *content.Pack, stderr io.Write
 	store := m.Store(rawStore)
 	d, err := bot.New(bot.Config{
 		Store: store, Pack: pack, Log: log, Obs: m,
-		SessionTTL: cfg.SessionTTL, UserRate: cfg.UserRate, DrainTimeout: cfg.ShutdownTimeout,
+		SessionTTL: cfg.SessionTTL, UserRate: cfg.UserRate, DrainTimeout: drainTimeout(cfg.ShutdownTimeout),
 	})
 	if err != nil {
 		store.Close()
@@ -131,20 +131,56 @@ func serve(ctx context.Context, cfg *config, pack *content.Pack, stderr io.Write
 		log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
 		return nil
 	})
-	// Wait for a signal (or a failure), then stop in order.
+	// Wait for a signal (or a failure), then stop in order, all within one
+	// deadline SHUTDOWN_TIMEOUT from now. Past it, what is unfinished stays
+	// in the store's inbox and outbox and resumes at the next start.
 	<-gctx.Done()
-	h.stopping.Store(true)
-	stopDisp()
-	derr := <-dispDone
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	_ = srv.Shutdown(sctx)
-	gerr := g.Wait()
+	h.stopping.Store(true)
+	stopDisp()
+	derr, ok := within(sctx, dispDone)
+	late := !ok
+	if err := srv.Shutdown(sctx); err != nil {
+		// Requests still open at the deadline are cut off.
+		late = true
+		_ = srv.Close()
+	}
+	gDone := make(chan error, 1)
+	go func() { gDone <- g.Wait() }()
+	gerr, ok := within(sctx, gDone)
+	if late || !ok {
+		log.Warn("shutdown: work still running at the deadline; stopping anyway, it resumes at the next start", "timeout", cfg.ShutdownTimeout)
+	}
 	if err := store.Close(); err != nil {
 		log.Warn("closing the store", "err", err)
 	}
 	log.Info("stopped")
 	return errors.Join(gerr, derr)
+}
+
+// drainTimeout is the dispatcher's share of SHUTDOWN_TIMEOUT, counted from
+// the same signal: turns in flight get most of it, and a tenth (at most a
+// second) is left for cancelled turns to unwind and the listener and store
+// to close before the deadline.
+func drainTimeout(total time.Duration) time.Duration {
+	return total - min(total/10, time.Second)
+}
+
+// within receives from ch unless ctx ends first; ok is false then. What is
+// already there is taken even if ctx has ended.
+func within[T any](ctx context.Context, ch <-chan T) (v T, ok bool) {
+	select {
+	case v = <-ch:
+		return v, true
+	default:
+	}
+	select {
+	case v = <-ch:
+		return v, true
+	case <-ctx.Done():
+		return v, false
+	}
 }
 
 func storeKind(s string) string {

@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -26,11 +27,37 @@ const (
 // CallClasses lists every class, so metrics can start every series at 0.
 var CallClasses = []CallClass{CallOK, CallRateLimited, CallServerError, CallNetwork, CallPermanent, CallClientError}
 
+// UpdateKinds lists every kind adapters report to Received, in one place so
+// metrics can start every series at 0; an adapter reporting a new kind adds
+// it here (a test in bot/metrics reads the adapters' sources to check).
+var UpdateKinds = []string{"message", "button", "command", "event", "other", "ignored"}
+
+// ErrorClass classifies an error a Sender returned, for metrics. An error
+// that knows its class says so with a CallClass method (found through
+// wrapping). Otherwise: ErrPermanent is permanent; the end of the context
+// is network (no answer in time, as the adapters count a call cut short);
+// anything else is client_error, since a Sender retries rate limits, server
+// and network errors itself until its context ends.
+func ErrorClass(err error) CallClass {
+	var c interface{ CallClass() CallClass }
+	switch {
+	case err == nil:
+		return CallOK
+	case errors.As(err, &c):
+		return c.CallClass()
+	case errors.Is(err, ErrPermanent):
+		return CallPermanent
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return CallNetwork
+	}
+	return CallClientError
+}
+
 // PlatformObserver is told about what adapters do, for metrics. It must not
 // keep ids or text.
 type PlatformObserver interface {
-	// Received counts an update from the platform by kind ("message",
-	// "button", "command", "event", "other").
+	// Received counts an update from the platform by kind: one of
+	// UpdateKinds.
 	Received(platform, kind string)
 	// Call records one API call by method and outcome.
 	Call(platform, method string, class CallClass, took time.Duration)

@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime/debug"
+	"path/filepath"
+	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -91,6 +93,9 @@ type Dispatcher struct {
 type job struct {
 	u    Update
 	done chan struct{} // closed when the turn is over (Handle waits on it)
+	// redelivered: Accept found the delivery already in the inbox, so if
+	// Begin finds it done, this was a duplicate the store's record dropped.
+	redelivered bool
 }
 
 // queue is one conversation's waiting turns. Appending and the worker's
@@ -206,21 +211,27 @@ func (d *Dispatcher) accept(ctx context.Context, u Update, done chan struct{}) (
 	st, err := d.cfg.Store.PutInbox(pctx, Delivery{ID: u.ID, Conv: u.Conv, At: u.At, Data: data})
 	cancel()
 	if err != nil {
-		d.cfg.Obs.StoreError("put_inbox", err)
 		return false, fmt.Errorf("bot: record update: %w", err)
 	}
-	d.cfg.Obs.Accepted(&u, st)
+	// Duplicates are counted where one is dropped, not from the inbox
+	// state alone: a pending redelivery nobody here works on is run.
 	switch st {
 	case InboxDone:
+		d.cfg.Obs.Duplicate(&u)
 		return false, nil
 	case InboxPending:
 		if d.isKnown(u.ID) {
+			d.cfg.Obs.Duplicate(&u)
 			return false, nil // already queued or running here
 		}
-		// A redelivery of something nobody finished: run it.
+		// A redelivery of something nobody here is working on: run it.
 	}
-	if err := d.enqueue(ctx, job{u: u, done: done}); err != nil {
+	joined, err := d.enqueue(ctx, job{u: u, done: done, redelivered: st == InboxPending})
+	if err != nil {
 		return false, err
+	}
+	if joined && st == InboxPending {
+		d.cfg.Obs.Duplicate(&u)
 	}
 	return true, nil
 }
@@ -237,13 +248,15 @@ func (d *Dispatcher) isKnown(id string) bool {
 	return d.known[id]
 }
 
-func (d *Dispatcher) enqueue(ctx context.Context, j job) error {
+// enqueue queues a job; joined reports that its delivery was already
+// queued or running here, so this job is not run (its done waits for that).
+func (d *Dispatcher) enqueue(ctx context.Context, j job) (joined bool, err error) {
 	conv := j.u.Conv
 	d.mu.Lock()
 	for {
 		if d.closing {
 			d.mu.Unlock()
-			return ErrClosed
+			return false, ErrClosed
 		}
 		if d.known[j.u.ID] {
 			// Queued or running already (the start-up recovery may take a
@@ -253,7 +266,7 @@ func (d *Dispatcher) enqueue(ctx context.Context, j job) error {
 				d.waiting[j.u.ID] = append(d.waiting[j.u.ID], j.done)
 			}
 			d.mu.Unlock()
-			return nil
+			return true, nil
 		}
 		q := d.convs[conv]
 		if q == nil {
@@ -266,7 +279,7 @@ func (d *Dispatcher) enqueue(ctx context.Context, j job) error {
 			q.items = append(q.items, j)
 			d.known[j.u.ID] = true
 			d.mu.Unlock()
-			return nil
+			return false, nil
 		}
 		// Full: wait for the worker to take one, then look again.
 		if q.space == nil {
@@ -277,9 +290,9 @@ func (d *Dispatcher) enqueue(ctx context.Context, j job) error {
 		select {
 		case <-space:
 		case <-ctx.Done():
-			return ctx.Err()
+			return false, ctx.Err()
 		case <-d.closed:
-			return ErrClosed
+			return false, ErrClosed
 		}
 		d.mu.Lock()
 	}
@@ -389,7 +402,6 @@ func (d *Dispatcher) recoverInbox(ctx context.Context, all bool) {
 	ds, err := d.cfg.Store.Inbox(ctx, 1000)
 	if err != nil {
 		if ctx.Err() == nil {
-			d.cfg.Obs.StoreError("inbox", err)
 			d.cfg.Log.Warn("recover: cannot list the inbox", "err", err)
 		}
 		return
@@ -408,7 +420,7 @@ func (d *Dispatcher) recoverInbox(ctx context.Context, all bool) {
 			_ = d.cfg.Store.Finish(ctx, del.Conv, del.ID, "")
 			continue
 		}
-		if err := d.enqueue(ctx, job{u: u}); err != nil {
+		if _, err := d.enqueue(ctx, job{u: u}); err != nil {
 			return
 		}
 	}
@@ -434,6 +446,9 @@ func (d *Dispatcher) process(j job) {
 			return
 		}
 		if rec.Done {
+			if j.redelivered {
+				d.cfg.Obs.Duplicate(u) // handled by another process or an earlier run
+			}
 			d.finish(u, u.ID, left)
 			return
 		}
@@ -478,7 +493,6 @@ func (d *Dispatcher) begin(ctx context.Context, u *Update) (Record, bool) {
 			return rec, true
 		}
 		if !errors.Is(err, ErrLocked) {
-			d.cfg.Obs.StoreError("begin", err)
 			d.cfg.Log.Warn("store: cannot load the conversation; retrying", "conv", ConvHash(u.Conv), "err", err)
 		}
 		// Nothing is held yet: on shutdown, leave the delivery in the inbox
@@ -503,7 +517,6 @@ func (d *Dispatcher) commit(ctx context.Context, c Commit) error {
 		if err == nil || errors.Is(err, ErrConflict) {
 			return err
 		}
-		d.cfg.Obs.StoreError("commit", err)
 		d.cfg.Log.Warn("store: cannot save the turn; retrying", "conv", ConvHash(c.Conv), "err", err)
 		if !sleep(ctx, wait) {
 			return err
@@ -523,7 +536,6 @@ func (d *Dispatcher) finish(u *Update, delivery string, sent []uint64) {
 		if err == nil {
 			return
 		}
-		d.cfg.Obs.StoreError("finish", err)
 		if delivery == "" && len(sent) == 0 {
 			return // only a release: the lease expires by itself
 		}
@@ -614,8 +626,10 @@ func (d *Dispatcher) run(u *Update, sess flows.Session, in flows.Input) (res *fl
 	defer func() {
 		if p := recover(); p != nil {
 			d.cfg.Obs.Panic(u)
+			// The value may carry message text (a formatted error): log
+			// its type and where it happened, never the value.
 			d.cfg.Log.Error("turn panicked; the session is kept as it was", "platform", u.Platform,
-				"conv", ConvHash(u.Conv), "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				"conv", ConvHash(u.Conv), "panic", fmt.Sprintf("%T", p), "at", panicSite(6))
 			r := d.engine.Failure(sess, in)
 			res, replies = &r, d.render(u, &r)
 		}
@@ -632,13 +646,38 @@ func (d *Dispatcher) run(u *Update, sess flows.Session, in flows.Input) (res *fl
 	return &r, d.render(u, &r)
 }
 
+// panicSite names up to n frames where a panic happened, innermost first,
+// as function and file:line: no arguments, no values. Call it from the
+// deferred function that recovers.
+func panicSite(n int) string {
+	pcs := make([]uintptr, 64)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs)])
+	var out []string
+	inPanic := false
+	for len(out) < n {
+		f, more := frames.Next()
+		switch {
+		case f.Function == "runtime.gopanic":
+			inPanic = true
+		case inPanic && !strings.HasPrefix(f.Function, "runtime."):
+			// runtime frames after gopanic are its machinery (sigpanic,
+			// panicmem): the panic happened in the first frame that is not.
+			out = append(out, fmt.Sprintf("%s %s:%d", f.Function, filepath.Base(f.File), f.Line))
+		}
+		if !more {
+			break
+		}
+	}
+	return strings.Join(out, " < ")
+}
+
 // flush sends the replies a turn just committed, in order, and returns
 // the seqs of those the platform accepted (or refused for good).
 func (d *Dispatcher) flush(ctx context.Context, conv string, out []Outgoing, replies []Reply) ([]uint64, bool) {
 	var m marks
 	sent := make([]uint64, 0, len(out))
 	for i := range out {
-		if !d.sendOne(ctx, conv, &replies[i]) {
+		if !d.sendOne(ctx, conv, &replies[i], false) {
 			m.wait()
 			return sent, false
 		}
@@ -663,7 +702,7 @@ func (d *Dispatcher) flushStored(ctx context.Context, conv string, out []Outgoin
 			sent = append(sent, o.Seq)
 			continue
 		}
-		if !d.sendOne(ctx, conv, &r) {
+		if !d.sendOne(ctx, conv, &r, true) {
 			m.wait()
 			return sent, false
 		}
@@ -688,22 +727,26 @@ func (d *Dispatcher) markEarly(ctx context.Context, conv string, seq uint64, m *
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
-		if err := d.cfg.Store.MarkSent(ctx, conv, seq); err != nil {
-			d.cfg.Obs.StoreError("mark_sent", err)
-		}
+		// A failure is not lost (see above); the instrumented store counts it.
+		_ = d.cfg.Store.MarkSent(ctx, conv, seq)
 	}()
 }
 
+// errNoSender fails a reply to a platform that is not configured; it is
+// counted like any failed send (a client_error: ours to fix).
+var errNoSender = errors.New("bot: no sender for the platform")
+
 // sendOne hands one reply to its platform; false leaves it (and those after
-// it) in the outbox for a later run.
-func (d *Dispatcher) sendOne(ctx context.Context, conv string, r *Reply) bool {
+// it) in the outbox for a later run. resent marks a reply from the outbox.
+func (d *Dispatcher) sendOne(ctx context.Context, conv string, r *Reply, resent bool) bool {
 	s := d.cfg.Senders[r.Platform]
 	if s == nil {
+		d.cfg.Obs.Sent(r, resent, errNoSender)
 		d.cfg.Log.Error("no sender for platform; the reply waits in the outbox", "platform", r.Platform, "conv", ConvHash(conv))
 		return false
 	}
 	err := s.Send(ctx, *r)
-	d.cfg.Obs.Sent(r, err)
+	d.cfg.Obs.Sent(r, resent, err)
 	switch {
 	case err == nil:
 	case errors.Is(err, ErrPermanent):

@@ -1,9 +1,11 @@
 package bot_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"sync"
@@ -136,7 +138,8 @@ func TestOrderPerConversation(t *testing.T) {
 }
 
 func TestDuplicateAnsweredOnce(t *testing.T) {
-	h := start(t, memory.New(nil), bot.Config{})
+	obs := newCounts()
+	h := start(t, memory.New(nil), bot.Config{Obs: obs})
 	ctx := context.Background()
 	u := upd("dup", bot.KindText, "bill")
 	for i := 0; i < 5; i++ {
@@ -152,25 +155,84 @@ func TestDuplicateAnsweredOnce(t *testing.T) {
 	if got := len(h.rec.texts("dup")); got != 2 { // greeting, account question
 		t.Fatalf("%d replies, want 2: %q", got, h.rec.texts("dup"))
 	}
+	// Every redelivery was dropped: queued, running or done.
+	if n := obs.get(func(c *counts) int { return c.duplicates }); n != 5 {
+		t.Fatalf("%d duplicates counted, want 5", n)
+	}
 }
 
+// TestPendingRedeliveryRuns: a redelivery still in the inbox that nobody
+// here is working on (its process died) is run, so it is no duplicate.
+func TestPendingRedeliveryRuns(t *testing.T) {
+	store := memory.New(nil)
+	obs := newCounts()
+	rec := newRecorder()
+	// Not started: no recovery takes the inbox entry first.
+	d, err := bot.New(bot.Config{Store: store, Pack: testPack(t), Obs: obs, Senders: map[string]bot.Sender{"test": rec}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	u := upd("pend", bot.KindText, "bill")
+	if _, err := store.PutInbox(ctx, bot.Delivery{ID: u.ID, Conv: u.Conv, At: time.Now(), Data: mustJSON(t, u)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Handle(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	dups := func() int { return obs.get(func(c *counts) int { return c.duplicates }) }
+	if got := len(rec.texts("pend")); got != 2 || dups() != 0 {
+		t.Fatalf("pending redelivery: %d replies (want 2), %d duplicates (want 0)", got, dups())
+	}
+	if err := d.Handle(ctx, u); err != nil { // now done
+		t.Fatal(err)
+	}
+	if got := len(rec.texts("pend")); got != 2 || dups() != 1 {
+		t.Fatalf("done redelivery: %d replies (want 2), %d duplicates (want 1)", got, dups())
+	}
+}
+
+// logBuf collects log output from several goroutines.
+type logBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuf) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
+func (l *logBuf) String() string              { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+
 func TestPanicKeepsSession(t *testing.T) {
-	h := start(t, memory.New(nil), bot.Config{})
+	var logs logBuf
+	obs := newCounts()
+	h := start(t, memory.New(nil), bot.Config{Obs: obs, Log: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	ctx := context.Background()
 	if err := h.d.Handle(ctx, upd("p", bot.KindText, "bill")); err != nil {
 		t.Fatal(err)
 	}
+	const text = "boom my order 4711"
 	h.d.SetTestHook(func(u *bot.Update) {
-		if u.Text == "boom" {
-			panic("boom")
+		if u.Text == text {
+			// A panic value carrying the message, as a formatted error would.
+			panic(fmt.Errorf("cannot handle %q", u.Text))
 		}
 	})
-	if err := h.d.Handle(ctx, upd("p", bot.KindText, "boom")); err != nil {
+	if err := h.d.Handle(ctx, upd("p", bot.KindText, text)); err != nil {
 		t.Fatal(err)
 	}
 	texts := h.rec.texts("p")
 	if last := texts[len(texts)-1]; last != "Something went wrong. Please try again." {
 		t.Fatalf("after a panic: %q", last)
+	}
+	if n := obs.get(func(c *counts) int { return c.panics }); n != 1 {
+		t.Fatalf("%d panics counted", n)
+	}
+	out := logs.String()
+	if strings.Contains(out, "4711") || strings.Contains(out, "boom") {
+		t.Fatalf("the log carries the message text:\n%s", out)
+	}
+	// Its type and where it happened instead.
+	if !strings.Contains(out, `"panic":"*errors.errorString"`) || !strings.Contains(out, "dispatcher_test.go:") {
+		t.Fatalf("the panic log line lacks the type or the place:\n%s", out)
 	}
 	// The conversation is where it was: the account question accepts skip.
 	if err := h.d.Handle(ctx, upd("p", bot.KindText, "skip")); err != nil {
@@ -186,7 +248,8 @@ func TestUserRate(t *testing.T) {
 	clock := time.Unix(1790000000, 0)
 	var mu sync.Mutex
 	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
-	h := start(t, memory.New(now), bot.Config{UserRate: 3, Now: now})
+	obs := newCounts()
+	h := start(t, memory.New(now), bot.Config{UserRate: 3, Now: now, Obs: obs})
 	ctx := context.Background()
 	for i := 0; i < 10; i++ {
 		if err := h.d.Handle(ctx, upd("r", bot.KindText, "help")); err != nil {
@@ -204,6 +267,11 @@ func TestUserRate(t *testing.T) {
 	if len(texts) != 7 || slow != 1 {
 		t.Fatalf("rate limit: %d replies, %d warnings: %q", len(texts), slow, texts)
 	}
+	// The excess is counted: the one answered with the warning and the
+	// six dropped.
+	if n := obs.get(func(c *counts) int { return c.throttled }); n != 7 {
+		t.Fatalf("%d throttled counted, want 7", n)
+	}
 	mu.Lock()
 	clock = clock.Add(11 * time.Second)
 	mu.Unlock()
@@ -217,7 +285,8 @@ func TestUserRate(t *testing.T) {
 
 func TestFailedSendIsRetriedFromOutbox(t *testing.T) {
 	store := memory.New(nil)
-	h := start(t, store, bot.Config{RecoverEvery: 10 * time.Millisecond, Lease: time.Millisecond})
+	obs := newCounts()
+	h := start(t, store, bot.Config{RecoverEvery: 10 * time.Millisecond, Lease: time.Millisecond, Obs: obs})
 	ctx := context.Background()
 	var failing sync.Mutex
 	down := true
@@ -244,6 +313,12 @@ func TestFailedSendIsRetriedFromOutbox(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	if n := len(h.rec.texts("f")); n != 2 {
 		t.Fatalf("replies after recovery: %d", n)
+	}
+	// Both went out from the outbox, after failed attempts.
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	if obs.sent["resent ok"] != 2 || obs.sent["ok"] != 0 || obs.sent["client_error"] != 1 {
+		t.Fatalf("sends observed: %v", obs.sent)
 	}
 }
 

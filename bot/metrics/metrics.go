@@ -1,10 +1,11 @@
 // Package metrics exposes what the bot does as Prometheus metrics: traffic,
-// turns and their latency, replies and platform calls by outcome, rate-limit
-// waits, duplicates, stale presses, store latency and errors, and the
-// conversation funnel. No label ever holds a user id or text: platforms,
-// kinds, outcomes, states and choices are all from small fixed sets, and
-// every known combination starts at 0 so dashboards and alerts see each
-// series before the first message.
+// turns and their latency, replies (sent, resent, not sent by error class)
+// and platform calls by outcome, rate-limit waits, duplicates, stale
+// presses, store latency and errors, and the conversation funnel. No label
+// ever holds a user id or text: platforms, kinds, outcomes, classes, states
+// and choices are all from small fixed sets, and every known combination
+// starts at 0 so dashboards and alerts see each series before the first
+// message.
 package metrics
 
 import (
@@ -21,14 +22,16 @@ import (
 	"github.com/supportbot/supportbot/flows"
 )
 
-// Platforms and the kinds of update adapters report.
+// Platforms the bot runs on. The kinds of update are bot.UpdateKinds.
 var (
-	Platforms   = []string{"telegram", "slack", "console"}
-	UpdateKinds = []string{"message", "button", "command", "other", "ignored"}
-	outcomes    = []flows.Outcome{flows.Moved, flows.Stale, flows.Unmatched, flows.Invalid, flows.BadInput,
+	Platforms = []string{"telegram", "slack", "console"}
+	outcomes  = []flows.Outcome{flows.Moved, flows.Stale, flows.Unmatched, flows.Invalid, flows.BadInput,
 		flows.Commanded, flows.Unknown, flows.Reset, flows.Unsupported, flows.Failed, flows.Throttled}
 	replyResults = []string{"sent", "dropped", "failed"}
-	storeOps     = []string{"put_inbox", "inbox", "begin", "commit", "mark_sent", "finish", "ping", "claim_reminders", "delete_reminder"}
+	// A reply not sent has a result and its error's class; every pair
+	// starts at 0, as the class is the adapter's (see bot.ErrorClass).
+	failedResults = []string{"dropped", "failed"}
+	storeOps      = []string{"put_inbox", "inbox", "begin", "commit", "mark_sent", "finish", "ping", "claim_reminders", "delete_reminder"}
 )
 
 // Metrics holds every series. It implements bot.Observer and
@@ -43,6 +46,8 @@ type Metrics struct {
 	turnLatency *prometheus.HistogramVec
 	stale       *prometheus.CounterVec
 	replies     *prometheus.CounterVec
+	replyErrs   *prometheus.CounterVec
+	resent      *prometheus.CounterVec
 	calls       *prometheus.CounterVec
 	callLatency *prometheus.HistogramVec
 	waits       *prometheus.CounterVec
@@ -84,18 +89,20 @@ func New(def *flows.Definition, version, commit string) *Metrics {
 	}
 	fast := []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}
 	m.received = counter("updates_received_total", "Updates received from a platform, by kind.", "platform", "kind")
-	m.duplicates = counter("updates_duplicate_total", "Redelivered updates that were already handled or queued.", "platform")
+	m.duplicates = counter("updates_duplicate_total", "Redelivered updates dropped: already handled, or queued or running.", "platform")
 	m.throttled = counter("updates_throttled_total", "Updates over a user's rate limit (not processed).", "platform")
 	m.turns = counter("turns_total", "Turns handled, by outcome.", "platform", "outcome")
 	m.turnLatency = hist("turn_duration_seconds", "Time to run and save one turn (sending excluded).", fast, "platform")
 	m.stale = counter("stale_presses_total", "Presses of buttons from an earlier step, or forged button data.", "platform")
-	m.replies = counter("replies_total", "Replies by result: sent, dropped (refused for good), failed (kept for a retry).", "platform", "result")
-	m.calls = counter("api_calls_total", "Platform API calls by outcome class.", "platform", "class")
+	m.replies = counter("replies_total", "Reply send attempts by result: sent, dropped (refused for good), failed (kept for a retry).", "platform", "result")
+	m.replyErrs = counter("reply_errors_total", "Replies not sent, by result (dropped, failed) and error class.", "platform", "result", "class")
+	m.resent = counter("replies_resent_total", "Replies sent again from the outbox by a later run (each attempt).", "platform")
+	m.calls = counter("api_calls_total", "Platform API call attempts by outcome class; rate_limited, server_error and network ones are retried.", "platform", "class")
 	m.callLatency = hist("api_call_duration_seconds", "Platform API call latency.", fast, "platform")
 	m.waits = counter("rate_limit_waits_total", "Times a platform asked us to wait (429 Retry-After).", "platform")
 	m.waitSeconds = counter("rate_limit_wait_seconds_total", "Seconds spent waiting as a platform asked.", "platform")
 	m.storeOps = hist("store_op_duration_seconds", "Store operation latency.", fast, "op")
-	m.storeErrs = counter("store_errors_total", "Store operations that failed.", "op")
+	m.storeErrs = counter("store_errors_total", "Store operations that failed (not conflicts, busy leases or calls the caller cancelled).", "op")
 	m.panics = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "supportbot", Name: "panics_total", Help: "Turns that panicked (recovered)."})
 	r.MustRegister(m.panics)
 	m.active = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "supportbot", Name: "active_conversations",
@@ -109,7 +116,7 @@ func New(def *flows.Definition, version, commit string) *Metrics {
 	info.WithLabelValues(version, commit).Set(1)
 
 	for _, p := range Platforms {
-		for _, k := range UpdateKinds {
+		for _, k := range bot.UpdateKinds {
 			m.received.WithLabelValues(p, k)
 		}
 		for _, o := range outcomes {
@@ -120,7 +127,14 @@ func New(def *flows.Definition, version, commit string) *Metrics {
 		}
 		for _, c := range bot.CallClasses {
 			m.calls.WithLabelValues(p, string(c))
+			if c == bot.CallOK {
+				continue
+			}
+			for _, res := range failedResults {
+				m.replyErrs.WithLabelValues(p, res, string(c))
+			}
 		}
+		m.resent.WithLabelValues(p)
 		m.duplicates.WithLabelValues(p)
 		m.throttled.WithLabelValues(p)
 		m.stale.WithLabelValues(p)
@@ -204,12 +218,8 @@ func (m *Metrics) countActive() float64 {
 	return float64(len(m.recent))
 }
 
-// Accepted implements bot.Observer.
-func (m *Metrics) Accepted(u *bot.Update, st bot.InboxState) {
-	if st != bot.InboxNew {
-		m.duplicates.WithLabelValues(u.Platform).Inc()
-	}
-}
+// Duplicate implements bot.Observer.
+func (m *Metrics) Duplicate(u *bot.Update) { m.duplicates.WithLabelValues(u.Platform).Inc() }
 
 // Throttled implements bot.Observer.
 func (m *Metrics) Throttled(u *bot.Update) { m.throttled.WithLabelValues(u.Platform).Inc() }
@@ -236,19 +246,23 @@ func (m *Metrics) Turn(u *bot.Update, res *flows.Result, took time.Duration) {
 }
 
 // Sent implements bot.Observer.
-func (m *Metrics) Sent(r *bot.Reply, err error) {
+func (m *Metrics) Sent(r *bot.Reply, resent bool, err error) {
+	if resent {
+		m.resent.WithLabelValues(r.Platform).Inc()
+	}
+	result := "sent"
 	switch {
 	case err == nil:
-		m.replies.WithLabelValues(r.Platform, "sent").Inc()
 	case errors.Is(err, bot.ErrPermanent):
-		m.replies.WithLabelValues(r.Platform, "dropped").Inc()
+		result = "dropped"
 	default:
-		m.replies.WithLabelValues(r.Platform, "failed").Inc()
+		result = "failed"
+	}
+	m.replies.WithLabelValues(r.Platform, result).Inc()
+	if err != nil {
+		m.replyErrs.WithLabelValues(r.Platform, result, string(bot.ErrorClass(err))).Inc()
 	}
 }
-
-// StoreError implements bot.Observer.
-func (m *Metrics) StoreError(op string, _ error) { m.storeErrs.WithLabelValues(op).Inc() }
 
 // Panic implements bot.Observer.
 func (m *Metrics) Panic(*bot.Update) { m.panics.Inc() }
@@ -268,7 +282,8 @@ func (m *Metrics) Waited(platform string, d time.Duration) {
 	m.waitSeconds.WithLabelValues(platform).Add(d.Seconds())
 }
 
-// Store wraps a store to time every operation.
+// Store wraps a store to time every operation and count the failed ones.
+// It is the only place store errors are counted, so each counts once.
 func (m *Metrics) Store(s bot.Store) bot.Store { return &timedStore{s: s, m: m} }
 
 type timedStore struct {
@@ -276,9 +291,15 @@ type timedStore struct {
 	m *Metrics
 }
 
-func (t *timedStore) observe(op string, start time.Time, err error) {
+func (t *timedStore) observe(ctx context.Context, op string, start time.Time, err error) {
 	t.m.storeOps.WithLabelValues(op).Observe(time.Since(start).Seconds())
-	if err != nil && !errors.Is(err, bot.ErrConflict) && !errors.Is(err, bot.ErrLocked) {
+	switch {
+	case err == nil, errors.Is(err, bot.ErrConflict), errors.Is(err, bot.ErrLocked):
+		// Not failures: the protocol working (another process won).
+	case errors.Is(ctx.Err(), context.Canceled):
+		// The caller gave up (shutdown, a webhook client gone), not the
+		// store. A deadline that passed is the store being slow: counted.
+	default:
 		t.m.storeErrs.WithLabelValues(op).Inc()
 	}
 }
@@ -286,63 +307,63 @@ func (t *timedStore) observe(op string, start time.Time, err error) {
 func (t *timedStore) PutInbox(ctx context.Context, d bot.Delivery) (bot.InboxState, error) {
 	start := time.Now()
 	st, err := t.s.PutInbox(ctx, d)
-	t.observe("put_inbox", start, err)
+	t.observe(ctx, "put_inbox", start, err)
 	return st, err
 }
 
 func (t *timedStore) Inbox(ctx context.Context, limit int) ([]bot.Delivery, error) {
 	start := time.Now()
 	ds, err := t.s.Inbox(ctx, limit)
-	t.observe("inbox", start, err)
+	t.observe(ctx, "inbox", start, err)
 	return ds, err
 }
 
 func (t *timedStore) Begin(ctx context.Context, l bot.Lease) (bot.Record, error) {
 	start := time.Now()
 	rec, err := t.s.Begin(ctx, l)
-	t.observe("begin", start, err)
+	t.observe(ctx, "begin", start, err)
 	return rec, err
 }
 
 func (t *timedStore) Commit(ctx context.Context, c bot.Commit) error {
 	start := time.Now()
 	err := t.s.Commit(ctx, c)
-	t.observe("commit", start, err)
+	t.observe(ctx, "commit", start, err)
 	return err
 }
 
 func (t *timedStore) MarkSent(ctx context.Context, conv string, seqs ...uint64) error {
 	start := time.Now()
 	err := t.s.MarkSent(ctx, conv, seqs...)
-	t.observe("mark_sent", start, err)
+	t.observe(ctx, "mark_sent", start, err)
 	return err
 }
 
 func (t *timedStore) Finish(ctx context.Context, conv, delivery, owner string, sent ...uint64) error {
 	start := time.Now()
 	err := t.s.Finish(ctx, conv, delivery, owner, sent...)
-	t.observe("finish", start, err)
+	t.observe(ctx, "finish", start, err)
 	return err
 }
 
 func (t *timedStore) ClaimReminders(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]bot.Reminder, error) {
 	start := time.Now()
 	rs, err := t.s.ClaimReminders(ctx, now, lease, limit)
-	t.observe("claim_reminders", start, err)
+	t.observe(ctx, "claim_reminders", start, err)
 	return rs, err
 }
 
 func (t *timedStore) DeleteReminder(ctx context.Context, id, key string) error {
 	start := time.Now()
 	err := t.s.DeleteReminder(ctx, id, key)
-	t.observe("delete_reminder", start, err)
+	t.observe(ctx, "delete_reminder", start, err)
 	return err
 }
 
 func (t *timedStore) Ping(ctx context.Context) error {
 	start := time.Now()
 	err := t.s.Ping(ctx)
-	t.observe("ping", start, err)
+	t.observe(ctx, "ping", start, err)
 	return err
 }
 

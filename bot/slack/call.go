@@ -46,9 +46,11 @@ var serverCodes = map[string]bool{
 	"request_timeout": true,
 }
 
-// Auth errors: not the message's fault, so not dropped.
+// Auth and permission errors: not the message's fault and an operator can
+// fix them (a token, a scope), so the reply waits in the outbox.
 var authCodes = map[string]bool{
 	"invalid_auth": true, "not_authed": true, "token_revoked": true, "token_expired": true,
+	"missing_scope": true, "not_allowed_token_type": true,
 }
 
 // classify sorts an error from slack-go.
@@ -148,12 +150,28 @@ func (b *Bot) call(ctx context.Context, method, paceKey string, fn func(ctx cont
 			}
 			backoff = min(backoff*2, 30*time.Second)
 			continue
-		case o.permanent:
-			return fmt.Errorf("slack: %s: %s: %w", method, errCode(err), bot.ErrPermanent)
 		}
-		return fmt.Errorf("slack: %s: %s: %w", method, errCode(err), err)
+		return &callError{method: method, code: errCode(err), class: o.class, permanent: o.permanent, err: err}
 	}
 }
+
+// callError is a call Slack refused: its code, its class for metrics, and
+// whether it is for good (then it matches bot.ErrPermanent).
+type callError struct {
+	method, code string
+	class        bot.CallClass
+	permanent    bool
+	err          error
+}
+
+func (e *callError) Error() string { return "slack: " + e.method + ": " + e.code }
+
+func (e *callError) Unwrap() error { return e.err }
+
+func (e *callError) Is(target error) bool { return target == bot.ErrPermanent && e.permanent }
+
+// CallClass tells bot.ErrorClass what kind of failure this was.
+func (e *callError) CallClass() bot.CallClass { return e.class }
 
 // pacer keeps a pace per key (channel): a token bucket, plus the pauses
 // Slack asks for with Retry-After.

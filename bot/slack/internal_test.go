@@ -92,6 +92,7 @@ func TestClassify(t *testing.T) {
 		{slack.SlackErrorResponse{Err: "account_inactive"}, bot.CallPermanent, 0, true},
 		{slack.SlackErrorResponse{Err: "invalid_blocks"}, bot.CallClientError, 0, true},
 		{slack.SlackErrorResponse{Err: "invalid_auth"}, bot.CallClientError, 0, false},
+		{slack.SlackErrorResponse{Err: "missing_scope"}, bot.CallClientError, 0, false},
 		{slack.SlackErrorResponse{Err: "internal_error"}, bot.CallServerError, 0, false},
 		{slack.SlackErrorResponse{Err: "ratelimited"}, bot.CallRateLimited, time.Second, false},
 		{&url.Error{Op: "Post", URL: "x", Err: errors.New("connection reset by peer")}, bot.CallNetwork, 0, false},
@@ -100,6 +101,27 @@ func TestClassify(t *testing.T) {
 		o := classify(tc.err)
 		if o.class != tc.class || o.wait != tc.wait || o.permanent != tc.permanent {
 			t.Errorf("%v: %+v, want %v %v %v", tc.err, o, tc.class, tc.wait, tc.permanent)
+		}
+	}
+}
+
+// A refused call keeps its class for metrics and says whether it is for
+// good.
+func TestCallErrorClass(t *testing.T) {
+	for _, tc := range []struct {
+		err       *callError
+		permanent bool
+	}{
+		{&callError{method: "chat.postMessage", code: "channel_not_found", class: bot.CallPermanent, permanent: true}, true},
+		{&callError{method: "chat.postMessage", code: "invalid_blocks", class: bot.CallClientError, permanent: true}, true},
+		{&callError{method: "chat.postMessage", code: "missing_scope", class: bot.CallClientError}, false},
+	} {
+		err := fmt.Errorf("send: %w", tc.err)
+		if got := bot.ErrorClass(err); got != tc.err.class {
+			t.Errorf("%s: class %s, want %s", tc.err.code, got, tc.err.class)
+		}
+		if errors.Is(err, bot.ErrPermanent) != tc.permanent {
+			t.Errorf("%s: permanent %v, want %v", tc.err.code, !tc.permanent, tc.permanent)
 		}
 	}
 }

@@ -64,6 +64,9 @@ func (e *apiError) Error() string {
 	return fmt.Sprintf("telegram: %s: %s", e.method, e.desc)
 }
 
+// CallClass tells bot.ErrorClass what kind of failure this was.
+func (e *apiError) CallClass() bot.CallClass { return e.class }
+
 // Is makes a refused-for-good call match bot.ErrPermanent.
 func (e *apiError) Is(target error) bool {
 	return target == bot.ErrPermanent &&

@@ -1,8 +1,11 @@
 package telegram
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/supportbot/supportbot/bot"
 )
 
 func TestReadAnswer(t *testing.T) {
@@ -45,6 +48,19 @@ func TestFormBody(t *testing.T) {
 	for _, want := range []string{"text=a+%26+b+%3Cc%3E+%E2%9C%93", "chat_id=-100"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("%q lacks %q", got, want)
+		}
+	}
+}
+
+// A refused call keeps its class for metrics: a user who blocked the bot
+// (permanent) is told apart from a request of ours Telegram refused.
+func TestAPIErrorClass(t *testing.T) {
+	for _, e := range []*apiError{
+		{method: "sendMessage", class: bot.CallPermanent, code: 403, desc: "Forbidden: bot was blocked by the user"},
+		{method: "sendMessage", class: bot.CallClientError, code: 400, desc: "Bad Request: can't parse entities"},
+	} {
+		if got := bot.ErrorClass(fmt.Errorf("send: %w", e)); got != e.class {
+			t.Errorf("%s: class %s, want %s", e.desc, got, e.class)
 		}
 	}
 }

@@ -273,7 +273,7 @@ func TestCompanionEditsOneMessage(t *testing.T) {
 	// Done: the companion loses its buttons and shows the choice.
 	got := c.pressOn(m, "c_done")
 	c.want(got, nil, "after_call")
-	c.wantButtons(got[0], "save_case", "remind", "cant_help", "worked", "start_over")
+	c.wantButtons(got[0], "save_case", "remind", "cant_help", "worked", "didnt", "start_over")
 	done := c.message(m)
 	if len(done.Buttons()) != 0 || !slices.Equal(done.Context(), []string{"✓ *Done*"}) || done.Text != m.Text {
 		t.Errorf("the finished companion: %d buttons, context %q", len(done.Buttons()), done.Context())
@@ -386,7 +386,7 @@ func TestEscalationLadder(t *testing.T) {
 			}
 			got = c.press("next_rung")
 			c.want(got, slots, "ladder.consumer", "ladder.last")
-			c.wantButtons(got[1], "worked", "save_case", "remind", "start_over")
+			c.wantButtons(got[1], "worked", "didnt", "save_case", "remind", "start_over")
 			for _, msg := range c.messages() {
 				for _, src := range sources {
 					if strings.Contains(msg.Text, src) || strings.Contains(msg.Text, markup.SlackEscape(src)) ||

@@ -158,7 +158,7 @@ func TestCompanionEditsOneMessage(t *testing.T) {
 	// buttons; "How did it go?" comes as a new message.
 	got := e.pressOn(chat, user, m.ID, buttonData(m, "c_done"))
 	e.wantTexts(got, "en", nil, "after_call")
-	e.wantButtons(got[0], "en", "save_case", "remind", "cant_help", "worked", "start_over")
+	e.wantButtons(got[0], "en", "save_case", "remind", "cant_help", "worked", "didnt", "start_over")
 	done, _ := e.fake.Message(chat.ID, m.ID)
 	e.wantTexts([]telegramtest.Message{done}, "en", e.data(slots), "companion.agrees✓c_done")
 	if len(done.Keyboard) != 0 {
@@ -302,7 +302,7 @@ func TestEscalationLadder(t *testing.T) {
 					}
 					got = e.press(chat, user, "next_rung")
 					e.wantTexts(got, lang, e.data(slots), "ladder.consumer", "ladder.last")
-					e.wantButtons(got[1], lang, "worked", "save_case", "remind", "start_over")
+					e.wantButtons(got[1], lang, "worked", "didnt", "save_case", "remind", "start_over")
 					for _, msg := range e.fake.BotMessages(chat.ID) {
 						for _, src := range sources {
 							if strings.Contains(msg.Raw, src) {

@@ -2,6 +2,8 @@ package bot
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strconv"
 	"time"
@@ -39,7 +41,11 @@ func (d *Dispatcher) reminder(u *Update, res *flows.Result, userTZ, tz string) (
 	if u.HomeConv != "" {
 		fire.Conv, fire.Route = u.HomeConv, u.HomeRoute
 	}
-	fire.ID = fmt.Sprintf("rem:%s:%d:%d", ConvHash(u.User), res.Remind.Case, at.Unix())
+	// The delivery id outlives /forget (done ids keep a late copy from
+	// being answered), so it names neither the user nor a hash of them
+	// alone; it is the same for every replica that fires this reminder.
+	h := sha256.Sum256(fmt.Appendf(nil, "%s|%d|%d", u.User, res.Remind.Case, at.Unix()))
+	fire.ID = "rem:" + hex.EncodeToString(h[:12])
 	fire.At = at
 	data, err := encodeUpdate(&fire)
 	if err != nil {

@@ -341,7 +341,11 @@ func (b *Bot) fromInteraction(ic *press) *inbound {
 	if ts == "" {
 		ts = ic.ActionTS
 	}
-	id := "slack:act:" + team + ":" + user + ":" + ts
+	// A press has no event id: team, user and action_ts name it. They go
+	// in hashed, since delivery ids outlive /forget (they keep a late
+	// retry from being answered) and must not keep the user's id.
+	h := sha256.Sum256([]byte(team + ":" + user + ":" + ts))
+	id := "slack:act:" + hex.EncodeToString(h[:16])
 	if ts == "" {
 		id = "slack:act:" + ic.TriggerID
 	}

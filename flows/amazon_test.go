@@ -359,3 +359,23 @@ func TestAmazonOverduePromise(t *testing.T) {
 		})
 	}
 }
+
+// TestAmazonNotYetGoesOnFromTheSavedRung: a reminder fires into whatever
+// conversation the user has now (here a new one); "not yet" goes on from
+// the rung the case had reached, which is saved with the case.
+func TestAmazonNotYetGoesOnFromTheSavedRung(t *testing.T) {
+	u := &user{t: t, e: shipped(t).Engine, lang: "en", now: now}
+	u.walk(cmd("start", "refund email"), press("buttons.cant_help"), press("buttons.next_rung"))
+	if u.s.State != "ladder_written" {
+		t.Fatalf("setup: %s", u.s.State)
+	}
+	u.walk(press("buttons.remind"), press("buttons.r_tomorrow"), press("buttons.tz_riga"))
+	if u.s.State != "remind_set" || len(u.cases) != 1 || u.cases[0].Fields["rung"] != "written" {
+		t.Fatalf("remind: %s %+v", u.s.State, u.cases)
+	}
+	u.s = flows.Session{} // the conversation expired, or the user started over
+	u.do(flows.Input{Kind: flows.InReminder, Case: u.cases[0].ID})
+	if r := u.do(press("buttons.fu_not_yet")); u.s.State != "ladder_atoz" {
+		t.Fatalf("not yet: %s %v", u.s.State, outputKeys(r))
+	}
+}

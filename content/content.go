@@ -10,9 +10,11 @@ import (
 	"io/fs"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 	"text/template"
 	"text/template/parse"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -59,6 +61,9 @@ type Pack struct {
 	Def    *flows.Definition
 	Engine *flows.Engine
 	texts  map[string]map[string]*entry // lang → key → text
+	// keepDays is how many days of inactivity the store keeps a
+	// conversation (SESSION_TTL), for texts that promise it: {{.keep_days}}.
+	keepDays string
 	// userSlots are the slots filled with the user's own text; choice
 	// slots hold our ids and are compared in templates, so stay bare.
 	userSlots map[string]bool
@@ -88,7 +93,8 @@ type Data map[string]any
 
 // Data builds template data from a session.
 func (p *Pack) Data(s *flows.Session) Data {
-	d := make(Data, len(p.Def.Slots))
+	d := make(Data, len(p.Def.Slots)+1)
+	d[KeepDays] = p.retention()
 	for _, sd := range p.Def.Slots {
 		v := s.Get(sd.Name)
 		if p.userSlots[sd.Name] {
@@ -338,7 +344,7 @@ func (pk *Pack) compileTemplates(p *problems) {
 			if e.list != nil || !strings.Contains(e.src, "{{") {
 				continue
 			}
-			t, err := template.New(key).Option("missingkey=error").Parse(e.src)
+			t, err := template.New(key).Option("missingkey=error").Funcs(templateFuncs(lang)).Parse(e.src)
 			if err != nil {
 				e.bad = true
 				p.add(e.file, e.line, "text %q: template: %v", key, cleanTemplateErr(err))
@@ -355,9 +361,31 @@ func (pk *Pack) compileTemplates(p *problems) {
 	}
 }
 
-// hasSlot reports whether templates may read a field: a slot, or the
-// fields of case summaries and lists (id, closed, items).
+// KeepDays is the template field with how many days of inactivity a
+// conversation is kept: what /privacy promises must follow SESSION_TTL.
+const KeepDays = "keep_days"
+
+// SetRetention tells the pack how long the store keeps an idle
+// conversation, in whole days (rounded up); the default is 30, the
+// store's. Call it before the pack is used.
+func (pk *Pack) SetRetention(d time.Duration) {
+	days := max(1, int((d+24*time.Hour-1)/(24*time.Hour)))
+	pk.keepDays = strconv.Itoa(days)
+}
+
+func (pk *Pack) retention() string {
+	if pk.keepDays == "" {
+		return "30"
+	}
+	return pk.keepDays
+}
+
+// hasSlot reports whether templates may read a field: a slot, keep_days,
+// or the fields of case summaries and lists (id, closed, items).
 func (pk *Pack) hasSlot(name string) bool {
+	if name == KeepDays {
+		return true
+	}
 	if name == "id" || name == "closed" || name == "items" {
 		return len(pk.Def.CaseFields) > 0
 	}
@@ -437,4 +465,23 @@ func cleanTemplateErr(err error) string {
 		}
 	}
 	return s
+}
+
+// templateFuncs are the functions texts may call, for their language:
+// {{plural .keep_days "day" "days"}} is "30 days", "1 day". Latvian uses
+// the singular for numbers ending in 1 but not 11 ("21 dienu").
+func templateFuncs(lang string) template.FuncMap {
+	one := func(n int) bool { return n == 1 }
+	if lang == "lv" {
+		one = func(n int) bool { return n%10 == 1 && n%100 != 11 }
+	}
+	return template.FuncMap{
+		"plural": func(n, singular, plural string) string {
+			v, err := strconv.Atoi(n)
+			if err == nil && one(v) {
+				return n + " " + singular
+			}
+			return n + " " + plural
+		},
+	}
 }

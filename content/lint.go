@@ -256,7 +256,7 @@ func checkRendered(out string) (int, string) {
 // answers a step accepts, and none.
 func (pk *Pack) samples(fixed map[string]string) []Data {
 	values := pk.Def.SlotValues()
-	full, long, empty := Data{}, Data{}, Data{}
+	full, long, empty := Data{KeepDays: "30"}, Data{KeepDays: "30"}, Data{KeepDays: "1"}
 	for _, sd := range pk.Def.Slots {
 		v := sd.Sample
 		if vs := values[sd.Name]; len(vs) > 0 {

@@ -341,6 +341,9 @@ func (e *env) pressOn(chat telegramtest.Chat, from telegramtest.User, msg int, d
 // then read as Telegram reads HTML.
 func (e *env) visible(lang, key string, data content.Data) string {
 	e.t.Helper()
+	if data == nil {
+		data = e.pack.Data(&flows.Session{})
+	}
 	src, err := e.pack.Render(lang, key, data)
 	if err != nil {
 		e.t.Fatal(err)

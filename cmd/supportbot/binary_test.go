@@ -98,6 +98,26 @@ func TestTerminalLatvian(t *testing.T) {
 	}
 }
 
+// /privacy promises what SESSION_TTL keeps, in each language's grammar.
+func TestPrivacyFollowsSessionTTL(t *testing.T) {
+	for _, tc := range []struct {
+		ttl, lang, want string
+	}{
+		{"", "en", "after 30 days without activity"},
+		{"24h", "en", "after 1 day without activity"},
+		{"7d", "lv", "Ja 7 dienas nekas nenotiek"},
+		{"21d", "lv", "Ja 21 dienu nekas nenotiek"},
+	} {
+		out, stderr, code := runBin(t, "/privacy\n", []string{"SESSION_TTL=" + tc.ttl}, "-lang", tc.lang)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		if !strings.Contains(out, tc.want) {
+			t.Errorf("SESSION_TTL=%q: /privacy does not say %q:\n%s", tc.ttl, tc.want, out)
+		}
+	}
+}
+
 func TestTerminalBadInput(t *testing.T) {
 	long := strings.Repeat("x", 10000)
 	in := strings.Join([]string{"", "   ", long, "\xff\xfe", "😡", "/frobnicate", "/language xx", "/help me now", "9", "3"}, "\n") + "\n"

@@ -86,6 +86,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "supportbot: %v\n", packError(cfg.ContentDir, err))
 		return exitConfig
 	}
+	pack.SetRetention(cfg.SessionTTL) // what /privacy promises
 	if cfg.Lang != "" && pack.Def.Languages != nil && !hasLang(pack, cfg.Lang) {
 		fmt.Fprintf(stderr, "supportbot: BOT_LANG: %q is not one of the pack's languages %v\n", cfg.Lang, pack.Languages())
 		return exitConfig

@@ -674,17 +674,22 @@ func panicSite(n int) string {
 // flush sends the replies a turn just committed, in order, and returns
 // the seqs of those the platform accepted (or refused for good).
 func (d *Dispatcher) flush(ctx context.Context, conv string, out []Outgoing, replies []Reply) ([]uint64, bool) {
-	var m marks
+	m := d.newMarks(ctx, conv)
 	sent := make([]uint64, 0, len(out))
 	for i := range out {
 		if !d.sendOne(ctx, conv, &replies[i], false) {
-			m.wait()
+			m.done(false)
 			return sent, false
 		}
 		sent = append(sent, out[i].Seq)
-		d.markEarly(ctx, conv, out[i].Seq, &m)
+		if i < len(out)-1 {
+			// The last one needs no mark of its own: Finish is next.
+			m.add(out[i].Seq)
+		}
 	}
-	m.wait()
+	// The turn's Finish comes next and carries every seq: marks not yet
+	// started need not be written twice.
+	m.done(false)
 	return sent, true
 }
 
@@ -693,7 +698,7 @@ func (d *Dispatcher) flushStored(ctx context.Context, conv string, out []Outgoin
 	if len(out) == 0 {
 		return nil, true
 	}
-	var m marks
+	m := d.newMarks(ctx, conv)
 	sent := make([]uint64, 0, len(out))
 	for _, o := range out {
 		r, err := DecodeReply(o.Data)
@@ -703,33 +708,81 @@ func (d *Dispatcher) flushStored(ctx context.Context, conv string, out []Outgoin
 			continue
 		}
 		if !d.sendOne(ctx, conv, &r, true) {
-			m.wait()
+			m.done(false)
 			return sent, false
 		}
 		sent = append(sent, o.Seq)
-		d.markEarly(ctx, conv, o.Seq, &m)
+		m.add(o.Seq)
 	}
-	m.wait()
+	// A whole turn may run before the Finish that carries these: write
+	// them all now.
+	m.done(true)
 	return sent, true
 }
 
-// marks tracks the early MarkSent writes of one flush.
-type marks struct{ wg sync.WaitGroup }
+// marks writes the early MarkSent of one flush: a reply is marked sent as
+// soon as the platform accepted it, in the background, so the next reply
+// does not wait for a durable write and a crash later in the turn does not
+// send it again. Replies accepted while a mark is being written share the
+// next write (one store call for a burst, not one each). The turn's Finish
+// carries the same seqs, so a mark that failed or was left out is not
+// lost; the worker holds the lease until the writes are done.
+type marks struct {
+	d    *Dispatcher
+	ctx  context.Context
+	conv string
 
-func (m *marks) wait() { m.wg.Wait() }
+	mu      sync.Mutex
+	pending []uint64
+	writing bool
+	stopped bool
+	wg      sync.WaitGroup
+}
 
-// markEarly marks a reply sent as soon as the platform accepted it, in the
-// background, so the next reply does not wait for a durable write and a
-// crash later in the turn does not send it again. The turn's Finish
-// carries the same seqs, so a mark that failed here is not lost; the
-// worker holds the lease until these writes are done.
-func (d *Dispatcher) markEarly(ctx context.Context, conv string, seq uint64, m *marks) {
+func (d *Dispatcher) newMarks(ctx context.Context, conv string) *marks {
+	return &marks{d: d, ctx: ctx, conv: conv}
+}
+
+// add queues seq to be marked, starting a writer if none is running.
+func (m *marks) add(seq uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.pending = append(m.pending, seq)
+	if m.writing {
+		return
+	}
+	m.writing = true
 	m.wg.Add(1)
-	go func() {
-		defer m.wg.Done()
+	go m.write()
+}
+
+func (m *marks) write() {
+	defer m.wg.Done()
+	for {
+		m.mu.Lock()
+		seqs := m.pending
+		m.pending = nil
+		if len(seqs) == 0 || m.stopped {
+			m.writing = false
+			m.mu.Unlock()
+			return
+		}
+		m.mu.Unlock()
 		// A failure is not lost (see above); the instrumented store counts it.
-		_ = d.cfg.Store.MarkSent(ctx, conv, seq)
-	}()
+		_ = m.d.cfg.Store.MarkSent(m.ctx, m.conv, seqs...)
+	}
+}
+
+// done waits for the writes under way; with all, it first lets the writer
+// take what is still queued, otherwise that is left to the Finish.
+func (m *marks) done(all bool) {
+	m.mu.Lock()
+	if !all {
+		m.stopped = true
+		m.pending = nil
+	}
+	m.mu.Unlock()
+	m.wg.Wait()
 }
 
 // errNoSender fails a reply to a platform that is not configured; it is

@@ -444,3 +444,75 @@ func TestHandleOfRecoveredDelivery(t *testing.T) {
 		t.Fatalf("replies %q, want the turn's two", got)
 	}
 }
+
+// markLog records the seqs of MarkSent and of the last Finish.
+type markLog struct {
+	bot.Store
+	mu     sync.Mutex
+	marks  [][]uint64
+	finish []uint64
+}
+
+func (m *markLog) MarkSent(ctx context.Context, conv string, seqs ...uint64) error {
+	m.mu.Lock()
+	m.marks = append(m.marks, slices.Clone(seqs))
+	m.mu.Unlock()
+	return m.Store.MarkSent(ctx, conv, seqs...)
+}
+
+func (m *markLog) Finish(ctx context.Context, conv, delivery, owner string, sent ...uint64) error {
+	m.mu.Lock()
+	m.finish = slices.Clone(sent)
+	m.mu.Unlock()
+	return m.Store.Finish(ctx, conv, delivery, owner, sent...)
+}
+
+func (m *markLog) marked() [][]uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.marks)
+}
+
+// A reply is marked sent while the next one is still on its way, so a
+// crash then does not send it again; the turn's Finish carries every
+// reply, so a mark left out (the last one, or one queued behind a write)
+// is not lost.
+func TestRepliesMarkedEarly(t *testing.T) {
+	store := &markLog{Store: memory.New(nil)}
+	h := start(t, store, bot.Config{})
+	ctx := context.Background()
+	for _, text := range []string{"bill", "1234 5678"} {
+		if err := h.d.Handle(ctx, upd("m", bot.KindText, text)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	release := make(chan struct{})
+	var once sync.Once
+	free := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(free) // before the dispatcher stops, even when the test fails
+	sends := 0
+	h.rec.mu.Lock()
+	h.rec.fail = func(bot.Reply) error {
+		if sends++; sends == 2 {
+			<-release // the second reply of the answer takes its time
+		}
+		return nil
+	}
+	h.rec.mu.Unlock()
+	before := len(store.marked())
+	done := make(chan error, 1)
+	go func() { done <- h.d.Handle(ctx, upd("m", bot.KindText, "email")) }()
+	waitFor(t, "the first reply's mark while the second is being sent", func() bool { return len(store.marked()) > before })
+	free()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	store.mu.Lock()
+	if sends < 2 || len(store.finish) != sends {
+		t.Errorf("%d replies sent, the turn's Finish carries %v", sends, store.finish)
+	}
+	store.mu.Unlock()
+	if rec, err := store.Store.Begin(ctx, bot.Lease{Conv: "m", User: "user-m", Delivery: "check", Owner: "t", TTL: time.Second}); err != nil || len(rec.Outbox) != 0 {
+		t.Errorf("outbox after the turn: %v %v", rec.Outbox, err)
+	}
+}

@@ -434,3 +434,16 @@ func BenchmarkTurn(b *testing.B) {
 	st := s.Stats()
 	b.ReportMetric(float64(st.Ops)/float64(max(1, st.Batches)), "ops/txn")
 }
+
+// BenchmarkDispatch runs whole turns through the Dispatcher and the
+// shipped pack on a bbolt file, 1000 conversations at once.
+//
+//	go test -run '^$' -bench BenchmarkDispatch -benchtime 100000x ./bot/store/bolt/
+func BenchmarkDispatch(b *testing.B) {
+	s, err := Open(filepath.Join(b.TempDir(), "bench.db"), Options{SweepEvery: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	storetest.BenchDispatch(b, s, 1000)
+}

@@ -262,6 +262,23 @@ func TestOutage(t *testing.T) {
 //	go test -run '^$' -bench BenchmarkTurn -benchtime 200000x ./bot/store/redis/
 func BenchmarkTurn(b *testing.B) { benchTurns(b, Options{}) }
 
+// BenchmarkDispatch runs whole turns through the Dispatcher and the
+// shipped pack on Redis, 64 conversations at once.
+//
+//	go test -run '^$' -bench BenchmarkDispatch -benchtime 100000x ./bot/store/redis/
+func BenchmarkDispatch(b *testing.B) {
+	url := redistest.URL(b)
+	s, err := Open(ctx, url, Options{Prefix: uniquePrefix()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_ = s.Close()
+		cleanPrefix(url, s.prefix[:len(s.prefix)-1])
+	})
+	storetest.BenchDispatch(b, s, 64)
+}
+
 // BenchmarkTurnNoAutoPipeline is BenchmarkTurn with a round trip per call.
 func BenchmarkTurnNoAutoPipeline(b *testing.B) { benchTurns(b, Options{NoAutoPipeline: true}) }
 

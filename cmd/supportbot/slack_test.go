@@ -24,7 +24,7 @@ func TestSlackBinary(t *testing.T) {
 			fake := slacktest.NewServer(slacktest.Options{})
 			defer fake.Close()
 			addr := freeAddr(t)
-			env := []string{"ADDR=" + addr, "STORE=memory", "LOG_FORMAT=json",
+			env := []string{"ADDR=" + addr, "STORE=memory", "LOG_FORMAT=json", "LOG_LEVEL=debug",
 				"SLACK_BOT_TOKEN=" + slacktest.BotToken, "SLACK_API_URL=" + fake.APIURL, "SLACK_CHANNEL_RATE=0"}
 			if mode == "socket" {
 				env = append(env, "SLACK_APP_TOKEN="+slacktest.AppToken)
@@ -51,8 +51,17 @@ func TestSlackBinary(t *testing.T) {
 					cmd.Process.Kill()
 					t.Errorf("no exit after SIGTERM\n%s", stderr.String())
 				}
-				if strings.Contains(stderr.String(), slacktest.BotToken) || strings.Contains(stderr.String(), slacktest.SigningSecret) {
-					t.Error("a secret in the log")
+				// Logs carry no secret, message text, order number or
+				// Slack id, also at debug level.
+				logs := stderr.String()
+				if !strings.Contains(logs, `"msg":"turn"`) {
+					t.Errorf("no per-turn debug lines to check:\n%s", logs)
+				}
+				for _, s := range []string{slacktest.BotToken, slacktest.AppToken, slacktest.SigningSecret,
+					"refund", "4567890", "Kaste bija", `"U1"`, "U1:", ":U1", slacktest.Team} {
+					if strings.Contains(logs, s) {
+						t.Errorf("%q appears in the log", s)
+					}
 				}
 			}()
 			base := "http://" + addr
@@ -73,12 +82,30 @@ func TestSlackBinary(t *testing.T) {
 			} else {
 				fake.Deliver(slacktest.EventsAPI, ev)
 			}
-			deadline := time.Now().Add(10 * time.Second)
-			for len(fake.Messages("D1", "")) < 2 {
-				if time.Now().After(deadline) {
-					t.Fatalf("no answer in the DM\n%s", stderr.String())
+			waitDM := func(n int) {
+				t.Helper()
+				deadline := time.Now().Add(10 * time.Second)
+				for len(fake.Messages("D1", "")) < n {
+					if time.Now().After(deadline) {
+						t.Fatalf("no answer in the DM\n%s", stderr.String())
+					}
+					time.Sleep(20 * time.Millisecond)
 				}
-				time.Sleep(20 * time.Millisecond)
+			}
+			waitDM(2)
+			// The order number and the details, for the log check.
+			for i, text := range []string{"123 4567890 7654321", "Kaste bija tukša"} {
+				ev := slacktest.EventCallback(slacktest.Team, slacktest.NewEventID(),
+					slacktest.IMMessage(slacktest.Team, "U1", "D1", text, slacktest.NewTS()))
+				if mode == "http" {
+					c := &slacktest.Client{URL: base}
+					if res, err := c.Event(context.Background(), ev, 0); err != nil || res.Status != 200 {
+						t.Fatalf("event: %v %+v", err, res)
+					}
+				} else {
+					fake.Deliver(slacktest.EventsAPI, ev)
+				}
+				waitDM(3 + i)
 			}
 		})
 	}

@@ -4,6 +4,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -80,9 +81,9 @@ func (t *turn) saveCase(closed bool) {
 }
 
 // Overdue is the value schedule gives the reminder slot when the user
-// asked for "the promised date" and that date has passed (in UTC, which
-// is at most a day off the user's own calendar): the reminder comes
-// tomorrow instead, and texts can tell the two apart.
+// asked for "the promised date" and that date has passed on the user's
+// calendar: the reminder comes tomorrow instead, and texts can tell the
+// two apart.
 const Overdue = "overdue"
 
 // schedule asks for a reminder about the current case, saving it first.
@@ -94,7 +95,7 @@ func (t *turn) schedule(slot string) {
 		due := t.s.Get(t.def.DueSlot)
 		switch {
 		case due == "":
-		case due < t.in.Now.UTC().Format(time.DateOnly):
+		case due < localDate(t.in.Now, t.s.Get(t.def.TZSlot)):
 			// The promise is already broken: a reminder "on" that date
 			// would fire at once while the reply named a past day.
 			// Tomorrow, and the texts can say why.
@@ -109,6 +110,35 @@ func (t *turn) schedule(slot string) {
 		}
 	}
 	t.res.Remind = r
+}
+
+// localDate is now's date in the time zone named tz, or in UTC when tz is
+// empty or unknown.
+func localDate(now time.Time, tz string) string {
+	loc := zone(tz)
+	if loc == nil {
+		loc = time.UTC
+	}
+	return now.In(loc).Format(time.DateOnly)
+}
+
+// zones caches time.LoadLocation, which reads the zone database: once per
+// zone and process, not on every turn.
+var zones sync.Map // name → *time.Location
+
+func zone(name string) *time.Location {
+	if name == "" {
+		return nil
+	}
+	if loc, ok := zones.Load(name); ok {
+		return loc.(*time.Location)
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil
+	}
+	zones.Store(name, loc)
+	return loc
 }
 
 // reminded handles a reminder: the case is loaded and the flow's reminder

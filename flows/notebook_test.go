@@ -190,6 +190,26 @@ func TestRemindersAndFollowUp(t *testing.T) {
 		t.Fatalf("due today: when %q %+v", u.s.Get("when"), r.Remind)
 	}
 
+	// "Already passed" is on the user's calendar, not UTC's: just after
+	// midnight in Riga yesterday has passed; in New York on the evening
+	// of the same UTC moment it is still today.
+	for _, tc := range []struct {
+		tz   string
+		now  time.Time
+		want string
+	}{
+		{"Europe/Riga", time.Date(2026, 11, 25, 22, 30, 0, 0, time.UTC), flows.Overdue},
+		{"America/New_York", time.Date(2026, 11, 26, 2, 0, 0, 0, time.UTC), "promised"},
+	} {
+		v := newUser(t, "en")
+		v.tz, v.now = tc.tz, tc.now
+		v.walk(text("outage"), text("5555 6666"), text("phone"), press("buttons.save"), text("skip"), text("2026-11-25"), press("buttons.remind"))
+		v.do(press("buttons.r_promised"))
+		if got := v.s.Get("when"); v.s.State != "remind_set" || got != tc.want {
+			t.Errorf("%s: state %s, when %q, want %q", tc.tz, v.s.State, got, tc.want)
+		}
+	}
+
 	// The reminder fires, even into an expired conversation: the case is
 	// loaded and the user is asked how it went.
 	u.s = flows.Session{}

@@ -20,6 +20,9 @@ import (
 	"runtime/debug"
 	"syscall"
 	"time"
+	// Reminders and "the promised date has passed" follow the user's time
+	// zone; a minimal container may have no zone database of its own.
+	_ "time/tzdata"
 
 	"github.com/supportbot/supportbot/bot"
 	"github.com/supportbot/supportbot/bot/console"

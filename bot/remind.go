@@ -2,9 +2,8 @@ package bot
 
 import (
 	"context"
-	"crypto/sha256"
+	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"strconv"
 	"time"
 
@@ -42,10 +41,12 @@ func (d *Dispatcher) reminder(u *Update, res *flows.Result, userTZ, tz string) (
 		fire.Conv, fire.Route = u.HomeConv, u.HomeRoute
 	}
 	// The delivery id outlives /forget (done ids keep a late copy from
-	// being answered), so it names neither the user nor a hash of them
-	// alone; it is the same for every replica that fires this reminder.
-	h := sha256.Sum256(fmt.Appendf(nil, "%s|%d|%d", u.User, res.Remind.Case, at.Unix()))
-	fire.ID = "rem:" + hex.EncodeToString(h[:12])
+	// being answered), so it is random: nothing in it leads back to the
+	// user. It is stored with the reminder, so every replica that fires
+	// this reminder uses the same one.
+	var id [12]byte
+	_, _ = rand.Read(id[:])
+	fire.ID = "rem:" + hex.EncodeToString(id[:])
 	fire.At = at
 	data, err := encodeUpdate(&fire)
 	if err != nil {

@@ -2,6 +2,7 @@ package slack
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -342,10 +343,12 @@ func (b *Bot) fromInteraction(ic *press) *inbound {
 		ts = ic.ActionTS
 	}
 	// A press has no event id: team, user and action_ts name it. They go
-	// in hashed, since delivery ids outlive /forget (they keep a late
-	// retry from being answered) and must not keep the user's id.
-	h := sha256.Sum256([]byte(team + ":" + user + ":" + ts))
-	id := "slack:act:" + hex.EncodeToString(h[:16])
+	// in keyed with the bot's token, since delivery ids outlive /forget
+	// (they keep a late retry from being answered) and must not lead back
+	// to the user, even for someone who knows the user's id.
+	mac := hmac.New(sha256.New, b.pressKey)
+	mac.Write([]byte(team + ":" + user + ":" + ts))
+	id := "slack:act:" + hex.EncodeToString(mac.Sum(nil)[:16])
 	if ts == "" {
 		id = "slack:act:" + ic.TriggerID
 	}

@@ -93,6 +93,9 @@ type Bot struct {
 	partial sync.Map  // reply key → messages of a split reply already sent
 	// commands are the words /support takes as commands: the flow's.
 	commands []string
+	// pressKey keys the hash that names a button press (the bot token,
+	// which outlives a restart, so a retry is still recognised).
+	pressKey []byte
 	shown    shownMessages
 
 	authed    atomic.Bool
@@ -170,6 +173,7 @@ func New(cfg Config) (*Bot, error) {
 		order:   newSerial(),
 	}
 	b.commands = cfg.Pack.Def.Commands()
+	b.pressKey = []byte(cfg.BotToken)
 	if cfg.AppToken != "" {
 		b.sm = socketmode.New(b.api, socketmode.OptionPingInterval(cfg.PingInterval))
 	}

@@ -17,15 +17,18 @@
 //     the turn's replies (the outbox) in one atomic Commit, checked against
 //     the session's version so two processes can never both advance one
 //     conversation.
-//  3. Replies are sent in order; each is marked sent (MarkSent) as soon as
-//     the platform accepted it.
+//  3. Replies are sent in order; each but the last is marked sent
+//     (MarkSent) in the background as soon as the platform accepted it,
+//     and replies accepted while a mark is being written share the next
+//     write, or are left to Finish if the turn is over by then.
 //  4. Only then is the inbox entry done: one write (Finish) removes it,
-//     releases the lease and repeats the marks, so none is lost if an
-//     early one failed.
+//     releases the lease and marks every reply of the turn, so none is
+//     lost if an early mark failed or was left out.
 //
 // On start, periodically, and on a redelivery, unfinished inbox entries are
 // run again: Begin first sends any unsent outbox replies, and a delivery
 // whose id is done sends nothing more. A crash at any point therefore
 // neither loses a message nor answers it twice, except for a reply the
-// platform accepted in the instant before its mark was written.
+// platform accepted in the instant before its mark (or the Finish right
+// after the turn's last send) was written.
 package bot

@@ -407,7 +407,7 @@ func (t *turn) command() {
 		if t.jump() {
 			return
 		}
-		if strings.TrimSpace(t.in.Text) != "" && t.s.State != "" && t.s.State != t.def.Start {
+		if strings.TrimSpace(t.in.Text) != "" && t.s.State != t.def.Start {
 			// Words that match nothing: say so, and go on where we were.
 			t.unknownCommand()
 			return

@@ -239,8 +239,12 @@ func (s *Store) PutInbox(ctx context.Context, d bot.Delivery) (bot.InboxState, e
 // PutInbox is the write a platform waits on: under autopipelining go-redis
 // cannot abandon a queued call, so in an outage the acknowledgement would
 // wait out every retry instead of failing at its deadline (the platform
-// then redelivers). A call abandoned here may still land later; its
-// delivery id makes the redelivery a no-op and recovery runs the entry.
+// then redelivers). A call abandoned here may still land later: the
+// redelivery then finds the entry pending and runs it once (or recovery
+// does), as for any entry nobody is working on. The goroutine ends when
+// go-redis gives up, so an outage holds at most one per delivery attempt;
+// in normal operation it costs about a microsecond per update, included
+// in the benchmark figures.
 func await[T any](ctx context.Context, call func() (T, error)) (T, error) {
 	type result struct {
 		v   T
